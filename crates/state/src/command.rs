@@ -1,0 +1,117 @@
+//! The commands of the Raft log and their outcomes.
+
+use serde::{Deserialize, Serialize};
+use skein_types::{Session, TxnError, TxnOp, TxnResult};
+
+use crate::{ApplyError, Registration, StateData};
+
+/// One entry of the Raft log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Command {
+    /// The proposer's wall clock in milliseconds since the Unix epoch. The
+    /// state machine never reads a clock; lock-delay uses this instead.
+    pub at_ms: u64,
+    /// What to do.
+    pub op: Op,
+}
+
+/// The operations of the state machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Does nothing (leader's first entry, barriers).
+    Noop,
+    /// `PUT /v1/kv/:key`.
+    KvSet {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Flags.
+        flags: u64,
+    },
+    /// `PUT /v1/kv/:key?cas=N`.
+    KvCas {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Flags.
+        flags: u64,
+        /// Expected ModifyIndex (0: must not exist).
+        index: u64,
+    },
+    /// `PUT /v1/kv/:key?acquire=S`.
+    KvLock {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Flags.
+        flags: u64,
+        /// Session.
+        session: String,
+    },
+    /// `PUT /v1/kv/:key?release=S`.
+    KvUnlock {
+        /// Key.
+        key: String,
+        /// Value.
+        value: Vec<u8>,
+        /// Flags.
+        flags: u64,
+        /// Session.
+        session: String,
+    },
+    /// `DELETE /v1/kv/:key`.
+    KvDelete {
+        /// Key.
+        key: String,
+    },
+    /// `DELETE /v1/kv/:key?cas=N`.
+    KvDeleteCas {
+        /// Key.
+        key: String,
+        /// Expected ModifyIndex.
+        index: u64,
+    },
+    /// `DELETE /v1/kv/:prefix?recurse`.
+    KvDeleteTree {
+        /// Prefix.
+        prefix: String,
+    },
+    /// `PUT /v1/session/create` (the proposer picked the id).
+    SessionCreate(Session),
+    /// `PUT /v1/session/destroy/:id`, or a TTL expiry proposed by the leader.
+    SessionDestroy {
+        /// Session id.
+        id: String,
+    },
+    /// `PUT /v1/catalog/register` and agent anti-entropy.
+    Register(Registration),
+    /// `PUT /v1/catalog/deregister`.
+    Deregister {
+        /// Node.
+        node: String,
+        /// Only this service.
+        service_id: Option<String>,
+        /// Only this check.
+        check_id: Option<String>,
+    },
+    /// `PUT /v1/txn`.
+    Txn(Vec<TxnOp>),
+    /// `PUT /v1/snapshot`: replace every table with the snapshot's.
+    Restore(Box<StateData>),
+}
+
+/// The result of applying a command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Nothing to report.
+    Unit,
+    /// `true`/`false` answers (KV writes, CAS).
+    Bool(bool),
+    /// A transaction: results, or the errors that rolled it back.
+    Txn(Result<Vec<TxnResult>, Vec<TxnError>>),
+    /// The command was refused and changed nothing.
+    Refused(ApplyError),
+}

@@ -1,0 +1,167 @@
+//! The store: tables, the apply entry point, reads' shared plumbing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use skein_types::{Check, Index, KvEntry, Node, ServiceInstance, Session};
+
+use crate::txn::Journal;
+use crate::watch::WatchRegistry;
+use crate::{Command, Op, Outcome, Topic, Watch};
+
+/// Every replicated table. This is what a snapshot contains.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StateData {
+    /// Index of the last applied command.
+    pub index: Index,
+    pub(crate) kv: BTreeMap<String, KvEntry>,
+    /// Deleted keys and the index that deleted them, so a blocking read of a
+    /// missing key or a prefix sees its index move.
+    pub(crate) tombstones: BTreeMap<String, Index>,
+    pub(crate) kv_index: Index,
+    /// Key -> wall-clock millisecond until which it cannot be acquired.
+    pub(crate) lock_delays: BTreeMap<String, u64>,
+    pub(crate) sessions: BTreeMap<String, Session>,
+    pub(crate) sessions_index: Index,
+    pub(crate) nodes: BTreeMap<String, Node>,
+    /// node -> service id -> instance
+    pub(crate) services: BTreeMap<String, BTreeMap<String, ServiceInstance>>,
+    /// node -> check id -> check
+    pub(crate) checks: BTreeMap<String, BTreeMap<String, Check>>,
+    pub(crate) catalog_index: Index,
+}
+
+/// The state store: tables plus the watchers parked on them.
+#[derive(Debug, Default)]
+pub struct Store {
+    pub(crate) data: StateData,
+    /// Derived: session id -> keys it holds. Rebuilt on restore.
+    pub(crate) session_locks: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) changed: Vec<Topic>,
+    pub(crate) journal: Option<Journal>,
+    watches: Mutex<WatchRegistry>,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Applies one committed command at `index`. Deterministic: the result
+    /// depends only on the current tables, `index` and `cmd`.
+    pub fn apply(&mut self, index: Index, cmd: &Command) -> Outcome {
+        self.data.index = self.data.index.max(index);
+        let outcome = self.dispatch(index, cmd);
+        self.fire_changed();
+        outcome
+    }
+
+    fn dispatch(&mut self, index: Index, cmd: &Command) -> Outcome {
+        let at = cmd.at_ms;
+        match &cmd.op {
+            Op::Noop => Outcome::Unit,
+            Op::KvSet { key, value, flags } => self.kv_set(index, key, value, *flags),
+            Op::KvCas { key, value, flags, index: cas } => {
+                self.kv_cas(index, key, value, *flags, *cas)
+            }
+            Op::KvLock { key, value, flags, session } => {
+                self.kv_lock(index, at, key, value, *flags, session)
+            }
+            Op::KvUnlock { key, value, flags, session } => {
+                self.kv_unlock(index, key, value, *flags, session)
+            }
+            Op::KvDelete { key } => self.kv_delete(index, key),
+            Op::KvDeleteCas { key, index: cas } => self.kv_delete_cas(index, key, *cas),
+            Op::KvDeleteTree { prefix } => self.kv_delete_tree(index, prefix),
+            Op::SessionCreate(s) => self.session_create(index, s),
+            Op::SessionDestroy { id } => self.session_destroy(index, at, id),
+            Op::Register(reg) => self.register(index, at, reg),
+            Op::Deregister { node, service_id, check_id } => {
+                self.deregister(index, at, node, service_id.as_deref(), check_id.as_deref())
+            }
+            Op::Txn(ops) => self.txn(index, at, ops),
+            Op::Restore(data) => self.restore(index, data),
+        }
+    }
+
+    fn restore(&mut self, index: Index, data: &StateData) -> Outcome {
+        let mut data = data.clone();
+        data.index = index;
+        self.restore_data(data);
+        Outcome::Unit
+    }
+
+    /// Replaces every table (snapshot install) and wakes every watcher.
+    pub fn restore_data(&mut self, data: StateData) {
+        self.data = data;
+        self.session_locks.clear();
+        let held: Vec<(String, String)> = self
+            .data
+            .kv
+            .values()
+            .filter_map(|e| e.session.clone().map(|s| (s, e.key.clone())))
+            .collect();
+        for (s, k) in held {
+            self.session_locks.entry(s).or_default().insert(k);
+        }
+        self.changed.clear();
+        if let Ok(mut w) = self.watches.lock() {
+            w.fire_all();
+        }
+    }
+
+    /// A copy of every table, for a snapshot.
+    pub fn snapshot(&self) -> StateData {
+        self.data.clone()
+    }
+
+    /// Index of the last applied command.
+    pub fn index(&self) -> Index {
+        self.data.index
+    }
+
+    /// Parks a watch on `topics`. Call it while still holding the read view
+    /// the answer came from.
+    pub fn watch(&self, topics: &[Topic]) -> Watch {
+        match self.watches.lock() {
+            Ok(mut w) => w.register(topics),
+            Err(poisoned) => poisoned.into_inner().register(topics),
+        }
+    }
+
+    /// Number of parked watch registrations.
+    pub fn parked_watches(&self) -> usize {
+        self.watches.lock().map(|w| w.parked()).unwrap_or(0)
+    }
+
+    pub(crate) fn touch(&mut self, topic: Topic) {
+        self.changed.push(topic);
+    }
+
+    fn fire_changed(&mut self) {
+        let changed = std::mem::take(&mut self.changed);
+        if changed.is_empty() {
+            return;
+        }
+        let mut w = match self.watches.lock() {
+            Ok(w) => w,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for topic in &changed {
+            w.fire(topic);
+        }
+    }
+}
+
+// === impl StateData ===
+
+impl StateData {
+    /// Number of KV keys.
+    pub fn kv_len(&self) -> usize {
+        self.kv.len()
+    }
+}

@@ -1,0 +1,122 @@
+//! Catalog records: nodes, service instances and health checks.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Index;
+
+/// A node of the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Node {
+    /// Node UUID (may be empty).
+    pub id: String,
+    /// Node name.
+    pub node: String,
+    /// Address.
+    pub address: String,
+    /// Datacenter.
+    pub datacenter: String,
+    /// Tagged addresses (`lan`, `wan`, ...).
+    pub tagged_addresses: BTreeMap<String, String>,
+    /// Node metadata.
+    pub meta: BTreeMap<String, String>,
+    /// Index of creation.
+    pub create_index: Index,
+    /// Index of the last change.
+    pub modify_index: Index,
+}
+
+/// A service instance registered on a node. Fields that skein does not
+/// interpret yet are kept as raw JSON so they round-trip.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ServiceInstance {
+    /// Instance id, unique per node.
+    pub id: String,
+    /// Service name.
+    pub service: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Address (empty: the node's).
+    pub address: String,
+    /// Port.
+    pub port: u16,
+    /// Metadata.
+    pub meta: BTreeMap<String, String>,
+    /// Kind (`""`, `connect-proxy`, gateways).
+    pub kind: String,
+    /// Everything else of Consul's service shape (TaggedAddresses, Weights,
+    /// Proxy, Connect, EnableTagOverride...), as JSON.
+    pub extra: BTreeMap<String, serde_json::Value>,
+    /// Index of creation.
+    pub create_index: Index,
+    /// Index of the last change.
+    pub modify_index: Index,
+}
+
+/// Health of a check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Healthy.
+    Passing,
+    /// Degraded.
+    Warning,
+    /// Failing.
+    #[default]
+    Critical,
+}
+
+impl CheckStatus {
+    /// Consul's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Passing => "passing",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Parses Consul's spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "passing" => Some(Self::Passing),
+            "warning" => Some(Self::Warning),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// A health check in the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Check {
+    /// Node the check belongs to.
+    pub node: String,
+    /// Check id, unique per node.
+    pub check_id: String,
+    /// Name.
+    pub name: String,
+    /// Status.
+    pub status: CheckStatus,
+    /// Notes.
+    pub notes: String,
+    /// Last output.
+    pub output: String,
+    /// Service instance id (empty for a node check).
+    pub service_id: String,
+    /// Service name (empty for a node check).
+    pub service_name: String,
+    /// Service tags at registration.
+    pub service_tags: Vec<String>,
+    /// Check type (`ttl`, `http`, `serf`, ...).
+    pub check_type: String,
+    /// Interval as written.
+    pub interval: String,
+    /// Timeout as written.
+    pub timeout: String,
+    /// Index of creation.
+    pub create_index: Index,
+    /// Index of the last change.
+    pub modify_index: Index,
+}

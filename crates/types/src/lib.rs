@@ -1,0 +1,22 @@
+//! skein's vocabulary: the domain types that cross crate boundaries (KV entries,
+//! sessions, catalog records, transaction operations) and the exact error strings
+//! Consul clients compare against.
+//!
+//! This crate owns no behaviour: it is serde types and constants only. The state
+//! machine (`skein-state`) gives them meaning; the HTTP layer (`skein-http-api`)
+//! renders them in Consul's JSON shapes.
+
+pub mod catalog;
+pub mod kv;
+pub mod session;
+pub mod txn;
+pub mod wire;
+
+pub use catalog::{Check, CheckStatus, Node, ServiceInstance};
+pub use kv::KvEntry;
+pub use session::{Session, SessionBehavior};
+pub use txn::{TxnError, TxnOp, TxnResult};
+
+/// A Raft log index: every change in skein's state is stamped with the index of
+/// the log entry that made it. Indexes only rise.
+pub type Index = u64;
