@@ -1,0 +1,25 @@
+//! Errors of the Raft layer.
+
+/// What can go wrong opening or running the Raft storage and transport.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The redb database could not be opened or created.
+    #[error("opening raft database {path}: {source}")]
+    Open {
+        /// Path of the database file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: redb::Error,
+    },
+    /// A storage operation failed.
+    #[error("raft storage: {0}")]
+    Storage(#[from] redb::Error),
+    /// The Raft configuration was rejected.
+    #[error("raft configuration: {0}")]
+    Config(String),
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,26 @@
+//! skein's Raft: openraft's type configuration, the redb-backed log store, the
+//! state machine adapter around `skein_state::Store`, and the gRPC transport
+//! that carries Raft RPCs between servers on the server RPC port.
+//!
+//! ```text
+//!   server ──client_write(Command)──> openraft::Raft
+//!                                        │ append            │ apply
+//!                                        v                   v
+//!                                   LogStore (redb)     StateMachine ──> skein_state::Store
+//!                                        │
+//!                       RaftNetwork ─gRPC─> peers' RaftService
+//! ```
+//!
+//! It does not decide what to propose or when: that is the server role.
+
+mod error;
+mod log_store;
+mod network;
+mod state_machine;
+mod types;
+
+pub use error::{Error, Result};
+pub use log_store::{LogStore, open_database};
+pub use network::{NetworkFactory, RaftService};
+pub use state_machine::{SharedStore, StateMachine};
+pub use types::{NodeId, Raft, TypeConfig, raft_config};
