@@ -1,0 +1,30 @@
+//! Errors of the server role.
+
+use skein_types::wire;
+
+/// Why a write or read could not be served here.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Another server leads; try there.
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader {
+        /// The leader's RPC address, if known.
+        leader: Option<String>,
+    },
+    /// No leader is known.
+    #[error("{}", wire::NO_LEADER)]
+    NoLeader,
+    /// Raft stopped: the node must be restarted.
+    #[error("raft fatal error: {0}")]
+    Fatal(String),
+    /// The server could not start.
+    #[error("starting server: {0}")]
+    Start(String),
+    /// Raft storage or transport failed to open.
+    #[error(transparent)]
+    Raft(#[from] skein_raft::Error),
+}
+
+/// Result with this crate's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,21 @@
+//! The server role: one voter of the datacenter's Raft group.
+//!
+//! Owns the Raft instance, the state store it applies to, the gRPC listener
+//! on the server RPC port, and the leader's duties that need a clock
+//! (session TTLs). Everything that changes state goes through
+//! [`Server::write`], which proposes a command to Raft and returns the state
+//! machine's outcome once it is committed and applied.
+//!
+//! ```text
+//!  http-api ──write(Op)──> Server ──client_write──> Raft ──apply──> Store ──> watches
+//!  http-api ──read_barrier(consistency)──> Server (leader check / read index)
+//! ```
+
+mod error;
+mod options;
+mod server;
+mod sessions;
+
+pub use error::{Error, Result};
+pub use options::{ServerOptions, raft_id_for};
+pub use server::{Consistency, PeerInfo, ReadMeta, Server};
