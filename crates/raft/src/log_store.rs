@@ -33,7 +33,10 @@ pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
         })?,
         None => Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(|e| crate::Error::Open { path: "memory".into(), source: e.into() })?,
+            .map_err(|e| crate::Error::Open {
+                path: "memory".into(),
+                source: e.into(),
+            })?,
     };
     Ok(Arc::new(db))
 }
@@ -142,7 +145,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
         let last_purged: Option<LogId<NodeId>> = self.get_meta(LAST_PURGED)?;
         let last = self.last_log_id()?.or(last_purged);
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -176,7 +182,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             let mut table = txn.open_table(LOGS).map_err(write_err)?;
             for entry in entries {
                 let bytes = encode(&entry)?;
-                table.insert(entry.log_id.index, bytes.as_slice()).map_err(write_err)?;
+                table
+                    .insert(entry.log_id.index, bytes.as_slice())
+                    .map_err(write_err)?;
             }
         }
         txn.commit().map_err(write_err)?;

@@ -98,7 +98,10 @@ impl StateMachine {
     fn apply_one(&mut self, entry: Entry<TypeConfig>) -> Outcome {
         let index = entry.log_id.index;
         self.last_applied = Some(entry.log_id);
-        let noop = Command { at_ms: 0, op: Op::Noop };
+        let noop = Command {
+            at_ms: 0,
+            op: Op::Noop,
+        };
         let cmd = match &entry.payload {
             EntryPayload::Normal(cmd) => cmd,
             EntryPayload::Membership(m) => {
@@ -114,7 +117,11 @@ impl StateMachine {
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let state = self.store.read().unwrap_or_else(|p| p.into_inner()).snapshot();
+        let state = self
+            .store
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .snapshot();
         self.snapshot_seq += 1;
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, self.snapshot_seq),
@@ -125,10 +132,16 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
-        let blob = SnapshotBlob { meta: meta.clone(), state };
+        let blob = SnapshotBlob {
+            meta: meta.clone(),
+            state,
+        };
         let bytes = serde_json::to_vec(&blob).map_err(sm_err)?;
         self.save_blob(&bytes)?;
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        })
     }
 }
 
@@ -170,9 +183,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> StorageResult<Option<Snapshot<TypeConfig>>> {
-        let Some(blob) = self.load_blob()? else { return Ok(None) };
+        let Some(blob) = self.load_blob()? else {
+            return Ok(None);
+        };
         let meta = blob.meta.clone();
         let bytes = serde_json::to_vec(&blob).map_err(sm_err)?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(bytes)) }))
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(bytes)),
+        }))
     }
 }

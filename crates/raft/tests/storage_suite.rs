@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, RwLock};
 
-use openraft::testing::{StoreBuilder, Suite};
 use openraft::StorageError;
+use openraft::testing::{StoreBuilder, Suite};
 use skein_raft::{LogStore, NodeId, StateMachine, TypeConfig, open_database};
 use skein_state::Store;
 
@@ -19,7 +19,9 @@ fn build(path: Option<&std::path::Path>) -> Result<(LogStore, StateMachine), Sto
 }
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for OnDisk {
-    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<NodeId>> {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<NodeId>> {
         let dir = tempfile::tempdir().expect("tempdir");
         let (log, sm) = build(Some(&dir.path().join("raft.db")))?;
         Ok((dir, log, sm))

@@ -59,7 +59,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("node", &self.options.node_name).finish()
+        f.debug_struct("Server")
+            .field("node", &self.options.node_name)
+            .finish()
     }
 }
 
@@ -78,7 +80,8 @@ impl Server {
     pub async fn start(options: ServerOptions) -> Result<Arc<Self>> {
         let db_path = options.data_dir.as_ref().map(|d| d.join("raft.db"));
         if let Some(dir) = &options.data_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Start(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Start(format!("{}: {e}", dir.display())))?;
         }
         let db = skein_raft::open_database(db_path.as_deref())?;
         let log = LogStore::new(db.clone())?;
@@ -97,19 +100,36 @@ impl Server {
             tasks.push(spawn_rpc(bind, raft.clone()).await?);
         }
         let sessions = Arc::new(SessionTimers::default());
-        let mut server = Self { raft, store, options, sessions, tasks };
+        let mut server = Self {
+            raft,
+            store,
+            options,
+            sessions,
+            tasks,
+        };
         server.bootstrap().await?;
         server.wait_for_leader().await?;
-        server.tasks.push(server.sessions.clone().spawn_reaper(server.raft.clone(), server.store.clone()));
+        server.tasks.push(
+            server
+                .sessions
+                .clone()
+                .spawn_reaper(server.raft.clone(), server.store.clone()),
+        );
         Ok(Arc::new(server))
     }
 
     async fn bootstrap(&self) -> Result<()> {
-        let initialized = self.raft.is_initialized().await.map_err(|e| Error::Fatal(e.to_string()))?;
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Fatal(e.to_string()))?;
         if initialized || !self.options.bootstrap {
             return Ok(());
         }
-        let node = BasicNode { addr: self.options.rpc_advertise.to_string() };
+        let node = BasicNode {
+            addr: self.options.rpc_advertise.to_string(),
+        };
         let members = BTreeMap::from([(self.options.raft_id, node)]);
         self.raft
             .initialize(members)
@@ -122,7 +142,10 @@ impl Server {
     async fn wait_for_leader(&self) -> Result<()> {
         self.raft
             .wait(Some(self.options.ready_timeout))
-            .metrics(|m| m.current_leader.is_some() && m.last_applied.is_some(), "leader known")
+            .metrics(
+                |m| m.current_leader.is_some() && m.last_applied.is_some(),
+                "leader known",
+            )
             .await
             .map_err(|e| Error::Start(format!("no leader: {e}")))?;
         Ok(())
@@ -140,13 +163,20 @@ impl Server {
 
     /// Proposes `op` and returns its outcome once applied.
     pub async fn write(&self, op: Op) -> Result<Outcome> {
-        let cmd = Command { at_ms: now_ms(), op };
+        let cmd = Command {
+            at_ms: now_ms(),
+            op,
+        };
         match self.raft.client_write(cmd).await {
             Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(match f.leader_node {
-                Some(n) => Error::NotLeader { leader: Some(n.addr) },
-                None => Error::NoLeader,
-            }),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(match f.leader_node {
+                    Some(n) => Error::NotLeader {
+                        leader: Some(n.addr),
+                    },
+                    None => Error::NoLeader,
+                })
+            }
             Err(e) => Err(Error::Fatal(e.to_string())),
         }
     }
@@ -167,8 +197,15 @@ impl Server {
                 })?;
             }
         }
-        let last_contact_ms = if is_leader { 0 } else { m.millis_since_quorum_ack.unwrap_or(0) };
-        Ok(ReadMeta { known_leader: leader.is_some(), last_contact_ms })
+        let last_contact_ms = if is_leader {
+            0
+        } else {
+            m.millis_since_quorum_ack.unwrap_or(0)
+        };
+        Ok(ReadMeta {
+            known_leader: leader.is_some(),
+            last_contact_ms,
+        })
     }
 
     fn not_leader(&self, leader: Option<u64>) -> Error {
@@ -180,7 +217,10 @@ impl Server {
 
     fn peer_addr(&self, id: u64) -> Option<String> {
         let m = self.raft.metrics().borrow().clone();
-        m.membership_config.nodes().find(|(n, _)| **n == id).map(|(_, node)| node.addr.clone())
+        m.membership_config
+            .nodes()
+            .find(|(n, _)| **n == id)
+            .map(|(_, node)| node.addr.clone())
     }
 
     /// The leader's RPC address, if one is known.
@@ -221,7 +261,11 @@ impl Server {
 
     /// Restarts the TTL of a session; `false` if it does not exist.
     pub fn session_renew(&self, id: &str) -> bool {
-        let exists = self.store.read().map(|s| s.session_get(id).1.is_some()).unwrap_or(false);
+        let exists = self
+            .store
+            .read()
+            .map(|s| s.session_get(id).1.is_some())
+            .unwrap_or(false);
         if exists {
             self.sessions.renew(id);
         }
@@ -244,7 +288,8 @@ async fn spawn_rpc(bind: SocketAddr, raft: Raft) -> Result<JoinHandle<()>> {
         .await
         .map_err(|e| Error::Start(format!("binding server RPC {bind}: {e}")))?;
     let incoming = tokio_stream_listener(listener);
-    let router = tonic::transport::Server::builder().add_service(RaftService::new(raft).into_server());
+    let router =
+        tonic::transport::Server::builder().add_service(RaftService::new(raft).into_server());
     Ok(tokio::spawn(async move {
         if let Err(e) = router.serve_with_incoming(incoming).await {
             warn!(error = %e, "server RPC listener stopped");
@@ -260,6 +305,3 @@ fn tokio_stream_listener(
         Some((next, l))
     })
 }
-
-
-

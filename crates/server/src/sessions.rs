@@ -46,13 +46,23 @@ impl SessionTimers {
             .collect();
         deadlines.retain(|id, _| live.contains_key(id));
         for (id, ttl) in &live {
-            deadlines.entry(id.clone()).or_insert(now + *ttl * TTL_MULTIPLIER);
+            deadlines
+                .entry(id.clone())
+                .or_insert(now + *ttl * TTL_MULTIPLIER);
         }
         *ttls = live;
-        deadlines.iter().filter(|(_, d)| **d <= now).map(|(id, _)| id.clone()).collect()
+        deadlines
+            .iter()
+            .filter(|(_, d)| **d <= now)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 
-    pub(crate) fn spawn_reaper(self: std::sync::Arc<Self>, raft: Raft, store: SharedStore) -> JoinHandle<()> {
+    pub(crate) fn spawn_reaper(
+        self: std::sync::Arc<Self>,
+        raft: Raft,
+        store: SharedStore,
+    ) -> JoinHandle<()> {
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(TICK).await;
@@ -66,7 +76,10 @@ impl SessionTimers {
                 for id in self.expired(&store, Instant::now()) {
                     info!(session = %id, "session ttl expired");
                     let at_ms = crate::server::now_ms();
-                    let cmd = Command { at_ms, op: Op::SessionDestroy { id: id.clone() } };
+                    let cmd = Command {
+                        at_ms,
+                        op: Op::SessionDestroy { id: id.clone() },
+                    };
                     if let Err(e) = raft.client_write(cmd).await {
                         debug!(error = %e, session = %id, "proposing session expiry");
                     }

@@ -75,13 +75,24 @@ impl Store {
         }
         let create_index = existing.map_or(index, |n| n.create_index);
         let unchanged = existing.is_some_and(|n| {
-            Node { create_index: 0, modify_index: 0, ..n.clone() }
-                == Node { create_index: 0, modify_index: 0, ..node.clone() }
+            Node {
+                create_index: 0,
+                modify_index: 0,
+                ..n.clone()
+            } == Node {
+                create_index: 0,
+                modify_index: 0,
+                ..node.clone()
+            }
         });
         if unchanged {
             return;
         }
-        let node = Node { create_index, modify_index: index, ..node.clone() };
+        let node = Node {
+            create_index,
+            modify_index: index,
+            ..node.clone()
+        };
         self.data.nodes.insert(node.node.clone(), node);
         self.catalog_changed(index);
     }
@@ -94,15 +105,27 @@ impl Store {
             return;
         }
         let create_index = old.map_or(index, |o| o.create_index);
-        let svc = ServiceInstance { create_index, modify_index: index, ..svc.clone() };
+        let svc = ServiceInstance {
+            create_index,
+            modify_index: index,
+            ..svc.clone()
+        };
         services.insert(svc.id.clone(), svc);
         self.catalog_changed(index);
     }
 
     pub(crate) fn upsert_check(&mut self, index: Index, at_ms: u64, node: &str, check: &Check) {
         self.journal_catalog();
-        let mut check = Check { node: node.to_owned(), ..check.clone() };
-        if let Some(svc) = self.data.services.get(node).and_then(|s| s.get(&check.service_id)) {
+        let mut check = Check {
+            node: node.to_owned(),
+            ..check.clone()
+        };
+        if let Some(svc) = self
+            .data
+            .services
+            .get(node)
+            .and_then(|s| s.get(&check.service_id))
+        {
             check.service_name = svc.service.clone();
             check.service_tags = svc.tags.clone();
         }
@@ -178,12 +201,20 @@ impl Store {
 }
 
 fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
-    let strip = |s: &ServiceInstance| ServiceInstance { create_index: 0, modify_index: 0, ..s.clone() };
+    let strip = |s: &ServiceInstance| ServiceInstance {
+        create_index: 0,
+        modify_index: 0,
+        ..s.clone()
+    };
     strip(a) == strip(b)
 }
 
 fn same_check(a: &Check, b: &Check) -> bool {
-    let strip = |c: &Check| Check { create_index: 0, modify_index: 0, ..c.clone() };
+    let strip = |c: &Check| Check {
+        create_index: 0,
+        modify_index: 0,
+        ..c.clone()
+    };
     strip(a) == strip(b)
 }
 
@@ -197,14 +228,22 @@ impl Store {
 
     /// Every node.
     pub fn nodes(&self) -> (Index, Vec<Node>) {
-        (self.catalog_index(), self.data.nodes.values().cloned().collect())
+        (
+            self.catalog_index(),
+            self.data.nodes.values().cloned().collect(),
+        )
     }
 
     /// One node and its services.
     pub fn node(&self, name: &str) -> (Index, Option<(Node, Vec<ServiceInstance>)>) {
         let found = self.data.nodes.get(name).map(|n| {
             let services = self.data.services.get(name);
-            (n.clone(), services.map(|s| s.values().cloned().collect()).unwrap_or_default())
+            (
+                n.clone(),
+                services
+                    .map(|s| s.values().cloned().collect())
+                    .unwrap_or_default(),
+            )
         });
         (self.catalog_index(), found)
     }
@@ -227,7 +266,9 @@ impl Store {
     pub fn service_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
         let mut out = Vec::new();
         for (node, services) in &self.data.services {
-            let Some(n) = self.data.nodes.get(node) else { continue };
+            let Some(n) = self.data.nodes.get(node) else {
+                continue;
+            };
             for svc in services.values().filter(|s| s.service == name) {
                 out.push((n.clone(), svc.clone()));
             }
@@ -242,7 +283,11 @@ impl Store {
             .into_iter()
             .map(|(node, service)| {
                 let checks = self.instance_checks(&node.node, &service.id);
-                HealthEntry { node, service, checks }
+                HealthEntry {
+                    node,
+                    service,
+                    checks,
+                }
             })
             .collect();
         (index, entries)
@@ -263,7 +308,11 @@ impl Store {
 
     /// Every check of a node.
     pub fn node_checks(&self, node: &str) -> (Index, Vec<Check>) {
-        let checks = self.data.checks.get(node).map(|c| c.values().cloned().collect());
+        let checks = self
+            .data
+            .checks
+            .get(node)
+            .map(|c| c.values().cloned().collect());
         (self.catalog_index(), checks.unwrap_or_default())
     }
 

@@ -113,7 +113,12 @@ impl Store {
         if !self.data.sessions.contains_key(session) {
             return Err(ApplyError::InvalidSession);
         }
-        if self.data.lock_delays.get(key).is_some_and(|until| *until > at_ms) {
+        if self
+            .data
+            .lock_delays
+            .get(key)
+            .is_some_and(|until| *until > at_ms)
+        {
             return Ok(false);
         }
         let entry = match self.data.kv.get(key) {

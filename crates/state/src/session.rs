@@ -54,7 +54,9 @@ impl Store {
         for key in keys {
             self.release_held(index, &key, session.behavior);
             if delay_ms > 0 {
-                self.data.lock_delays.insert(key, at_ms.saturating_add(delay_ms));
+                self.data
+                    .lock_delays
+                    .insert(key, at_ms.saturating_add(delay_ms));
             }
         }
         self.data.sessions_index = index;
@@ -93,7 +95,12 @@ impl Store {
             .values()
             .filter(|s| s.node == node)
             .filter(|s| {
-                check.is_none_or(|c| s.node_checks.iter().chain(&s.service_checks).any(|x| x == c))
+                check.is_none_or(|c| {
+                    s.node_checks
+                        .iter()
+                        .chain(&s.service_checks)
+                        .any(|x| x == c)
+                })
             })
             .map(|s| s.id.clone())
             .collect();
@@ -112,7 +119,10 @@ impl Store {
 
     /// One session.
     pub fn session_get(&self, id: &str) -> (Index, Option<Session>) {
-        (self.sessions_table_index(), self.data.sessions.get(id).cloned())
+        (
+            self.sessions_table_index(),
+            self.data.sessions.get(id).cloned(),
+        )
     }
 
     /// Every session.

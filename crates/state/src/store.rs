@@ -65,24 +65,35 @@ impl Store {
         match &cmd.op {
             Op::Noop => Outcome::Unit,
             Op::KvSet { key, value, flags } => self.kv_set(index, key, value, *flags),
-            Op::KvCas { key, value, flags, index: cas } => {
-                self.kv_cas(index, key, value, *flags, *cas)
-            }
-            Op::KvLock { key, value, flags, session } => {
-                self.kv_lock(index, at, key, value, *flags, session)
-            }
-            Op::KvUnlock { key, value, flags, session } => {
-                self.kv_unlock(index, key, value, *flags, session)
-            }
+            Op::KvCas {
+                key,
+                value,
+                flags,
+                index: cas,
+            } => self.kv_cas(index, key, value, *flags, *cas),
+            Op::KvLock {
+                key,
+                value,
+                flags,
+                session,
+            } => self.kv_lock(index, at, key, value, *flags, session),
+            Op::KvUnlock {
+                key,
+                value,
+                flags,
+                session,
+            } => self.kv_unlock(index, key, value, *flags, session),
             Op::KvDelete { key } => self.kv_delete(index, key),
             Op::KvDeleteCas { key, index: cas } => self.kv_delete_cas(index, key, *cas),
             Op::KvDeleteTree { prefix } => self.kv_delete_tree(index, prefix),
             Op::SessionCreate(s) => self.session_create(index, s),
             Op::SessionDestroy { id } => self.session_destroy(index, at, id),
             Op::Register(reg) => self.register(index, at, reg),
-            Op::Deregister { node, service_id, check_id } => {
-                self.deregister(index, at, node, service_id.as_deref(), check_id.as_deref())
-            }
+            Op::Deregister {
+                node,
+                service_id,
+                check_id,
+            } => self.deregister(index, at, node, service_id.as_deref(), check_id.as_deref()),
             Op::Txn(ops) => self.txn(index, at, ops),
             Op::Restore(data) => self.restore(index, data),
         }

@@ -36,7 +36,9 @@ pub(crate) struct Journal {
 
 impl Store {
     pub(crate) fn journal_kv(&mut self, key: &str) {
-        let Some(j) = self.journal.as_mut() else { return };
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
         if j.seen.insert(key.to_owned()) {
             let old = self.data.kv.get(key).cloned();
             let tomb = self.data.tombstones.get(key).copied();
@@ -45,7 +47,9 @@ impl Store {
     }
 
     pub(crate) fn journal_catalog(&mut self) {
-        let Some(j) = self.journal.as_mut() else { return };
+        let Some(j) = self.journal.as_mut() else {
+            return;
+        };
         if j.catalog.is_none() {
             let d = &self.data;
             j.catalog = Some(Box::new((
@@ -82,7 +86,10 @@ impl Store {
         match old {
             Some(e) => {
                 if let Some(s) = &e.session {
-                    self.session_locks.entry(s.clone()).or_default().insert(key.to_owned());
+                    self.session_locks
+                        .entry(s.clone())
+                        .or_default()
+                        .insert(key.to_owned());
                 }
                 self.data.kv.insert(key.to_owned(), e);
             }
@@ -101,7 +108,10 @@ impl Store {
 
 impl Store {
     pub(crate) fn txn(&mut self, index: Index, at_ms: u64, ops: &[TxnOp]) -> Outcome {
-        self.journal = Some(Journal { kv_index: self.data.kv_index, ..Journal::default() });
+        self.journal = Some(Journal {
+            kv_index: self.data.kv_index,
+            ..Journal::default()
+        });
         let mut results = Vec::new();
         let mut errors = Vec::new();
         for (op_index, op) in ops.iter().enumerate() {
@@ -129,27 +139,52 @@ impl Store {
                 Err(what) => errors.push(TxnError { op_index, what }),
             }
         }
-        let outcome = if errors.is_empty() { Ok(results) } else { Err(errors) };
+        let outcome = if errors.is_empty() {
+            Ok(results)
+        } else {
+            Err(errors)
+        };
         (self.index().max(1), outcome)
     }
 
     fn txn_op(&mut self, index: Index, at_ms: u64, op: &TxnOp) -> Result<Vec<TxnResult>, String> {
         match op {
-            TxnOp::Kv { verb, key, value, flags, index: cas, session } => {
-                let w = KvWrite { key, value, flags: *flags, cas: *cas, session };
+            TxnOp::Kv {
+                verb,
+                key,
+                value,
+                flags,
+                index: cas,
+                session,
+            } => {
+                let w = KvWrite {
+                    key,
+                    value,
+                    flags: *flags,
+                    cas: *cas,
+                    session,
+                };
                 self.txn_kv(index, at_ms, *verb, w)
             }
             TxnOp::Node { verb, node } => self.txn_node(index, at_ms, *verb, node),
-            TxnOp::Service { verb, node, service } => self.txn_service(index, *verb, node, service),
+            TxnOp::Service {
+                verb,
+                node,
+                service,
+            } => self.txn_service(index, *verb, node, service),
             TxnOp::Check { verb, check } => self.txn_check(index, at_ms, *verb, check),
         }
     }
 
     fn txn_read_op(&self, op: &TxnOp) -> Result<Vec<TxnResult>, String> {
         match op {
-            TxnOp::Kv { verb, key, index: cas, session, .. } => {
-                self.txn_kv_read(*verb, key, *cas, session)
-            }
+            TxnOp::Kv {
+                verb,
+                key,
+                index: cas,
+                session,
+                ..
+            } => self.txn_kv_read(*verb, key, *cas, session),
             TxnOp::Node { node, .. } => self.txn_node_get(&node.node),
             TxnOp::Service { node, service, .. } => self.txn_service_get(node, &service.id),
             TxnOp::Check { check, .. } => self.txn_check_get(&check.node, &check.check_id),
@@ -166,13 +201,22 @@ struct KvWrite<'a> {
 }
 
 fn stripped(e: &KvEntry) -> TxnResult {
-    TxnResult::Kv(KvEntry { value: Vec::new(), ..e.clone() })
+    TxnResult::Kv(KvEntry {
+        value: Vec::new(),
+        ..e.clone()
+    })
 }
 
 // === impl Store: KV operations of a transaction ===
 
 impl Store {
-    fn txn_kv(&mut self, index: Index, at_ms: u64, verb: KvVerb, w: KvWrite<'_>) -> Result<Vec<TxnResult>, String> {
+    fn txn_kv(
+        &mut self,
+        index: Index,
+        at_ms: u64,
+        verb: KvVerb,
+        w: KvWrite<'_>,
+    ) -> Result<Vec<TxnResult>, String> {
         let key = w.key;
         match verb {
             KvVerb::Set => self.kv_write(index, key, w.value, w.flags),
@@ -180,11 +224,15 @@ impl Store {
                 return Err(format!("failed to set key {key:?}, index is stale"));
             }
             KvVerb::Cas => self.kv_write(index, key, w.value, w.flags),
-            KvVerb::Lock => match self.kv_try_lock(index, at_ms, key, w.value, w.flags, w.session) {
-                Ok(true) => {}
-                Ok(false) => return Err(format!("failed to lock key {key:?}, lock is already held")),
-                Err(e) => return Err(format!("failed to lock key {key:?}: {e}")),
-            },
+            KvVerb::Lock => {
+                match self.kv_try_lock(index, at_ms, key, w.value, w.flags, w.session) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        return Err(format!("failed to lock key {key:?}, lock is already held"));
+                    }
+                    Err(e) => return Err(format!("failed to lock key {key:?}: {e}")),
+                }
+            }
             KvVerb::Unlock => {
                 if !self.kv_try_unlock(index, key, w.value, w.flags, w.session) {
                     return Err(format!(
@@ -212,13 +260,22 @@ impl Store {
         Ok(self.data.kv.get(key).map(stripped).into_iter().collect())
     }
 
-    fn txn_kv_read(&self, verb: KvVerb, key: &str, cas: Index, session: &str) -> Result<Vec<TxnResult>, String> {
+    fn txn_kv_read(
+        &self,
+        verb: KvVerb,
+        key: &str,
+        cas: Index,
+        session: &str,
+    ) -> Result<Vec<TxnResult>, String> {
         let entry = self.data.kv.get(key);
         match verb {
             KvVerb::Get => entry
                 .map(|e| vec![TxnResult::Kv(e.clone())])
                 .ok_or_else(|| format!("key {key:?} doesn't exist")),
-            KvVerb::GetOrEmpty => Ok(entry.map(|e| TxnResult::Kv(e.clone())).into_iter().collect()),
+            KvVerb::GetOrEmpty => Ok(entry
+                .map(|e| TxnResult::Kv(e.clone()))
+                .into_iter()
+                .collect()),
             KvVerb::GetTree => Ok(self.kv_list(key).1.into_iter().map(TxnResult::Kv).collect()),
             KvVerb::CheckIndex => match entry {
                 Some(e) if e.modify_index == cas => Ok(vec![stripped(e)]),
@@ -242,7 +299,13 @@ impl Store {
 // === impl Store: catalog operations of a transaction ===
 
 impl Store {
-    fn txn_node(&mut self, index: Index, at_ms: u64, verb: CatalogVerb, node: &Node) -> Result<Vec<TxnResult>, String> {
+    fn txn_node(
+        &mut self,
+        index: Index,
+        at_ms: u64,
+        verb: CatalogVerb,
+        node: &Node,
+    ) -> Result<Vec<TxnResult>, String> {
         let name = node.node.as_str();
         let current = self.data.nodes.get(name).map(|n| n.modify_index);
         match verb {
@@ -270,19 +333,36 @@ impl Store {
             .ok_or_else(|| format!("node {name:?} doesn't exist"))
     }
 
-    fn txn_service(&mut self, index: Index, verb: CatalogVerb, node: &str, svc: &ServiceInstance) -> Result<Vec<TxnResult>, String> {
+    fn txn_service(
+        &mut self,
+        index: Index,
+        verb: CatalogVerb,
+        node: &str,
+        svc: &ServiceInstance,
+    ) -> Result<Vec<TxnResult>, String> {
         if verb != CatalogVerb::Get && !self.data.nodes.contains_key(node) {
             return Err(format!("node {node:?} doesn't exist"));
         }
-        let current = self.data.services.get(node).and_then(|s| s.get(&svc.id)).map(|s| s.modify_index);
+        let current = self
+            .data
+            .services
+            .get(node)
+            .and_then(|s| s.get(&svc.id))
+            .map(|s| s.modify_index);
         match verb {
             CatalogVerb::Get => return self.txn_service_get(node, &svc.id),
             CatalogVerb::Cas if current != Some(svc.modify_index) => {
-                return Err(format!("failed to set service {:?}, index is stale", svc.id));
+                return Err(format!(
+                    "failed to set service {:?}, index is stale",
+                    svc.id
+                ));
             }
             CatalogVerb::Set | CatalogVerb::Cas => self.upsert_service(index, node, svc),
             CatalogVerb::DeleteCas if current.is_some_and(|m| m != svc.modify_index) => {
-                return Err(format!("failed to delete service {:?}, index is stale", svc.id));
+                return Err(format!(
+                    "failed to delete service {:?}, index is stale",
+                    svc.id
+                ));
             }
             CatalogVerb::Delete | CatalogVerb::DeleteCas => {
                 self.remove_service(index, node, &svc.id);
@@ -301,12 +381,23 @@ impl Store {
             .ok_or_else(|| format!("service {id:?} on node {node:?} doesn't exist"))
     }
 
-    fn txn_check(&mut self, index: Index, at_ms: u64, verb: CatalogVerb, check: &Check) -> Result<Vec<TxnResult>, String> {
+    fn txn_check(
+        &mut self,
+        index: Index,
+        at_ms: u64,
+        verb: CatalogVerb,
+        check: &Check,
+    ) -> Result<Vec<TxnResult>, String> {
         let (node, id) = (check.node.as_str(), check.check_id.as_str());
         if verb != CatalogVerb::Get && !self.data.nodes.contains_key(node) {
             return Err(format!("node {node:?} doesn't exist"));
         }
-        let current = self.data.checks.get(node).and_then(|c| c.get(id)).map(|c| c.modify_index);
+        let current = self
+            .data
+            .checks
+            .get(node)
+            .and_then(|c| c.get(id))
+            .map(|c| c.modify_index);
         match verb {
             CatalogVerb::Get => return self.txn_check_get(node, id),
             CatalogVerb::Cas if current != Some(check.modify_index) => {

@@ -103,7 +103,10 @@ impl WatchRegistry {
 
     /// Wakes everyone (snapshot restore).
     pub(crate) fn fire_all(&mut self) {
-        self.exact.drain().flat_map(|(_, l)| l).for_each(|s| s.fire());
+        self.exact
+            .drain()
+            .flat_map(|(_, l)| l)
+            .for_each(|s| s.fire());
         std::mem::take(&mut self.prefixes)
             .into_values()
             .flatten()

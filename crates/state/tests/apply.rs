@@ -11,9 +11,16 @@ struct Log {
 
 impl Log {
     fn new() -> Self {
-        let mut log = Log { store: Store::new(), index: 0 };
+        let mut log = Log {
+            store: Store::new(),
+            index: 0,
+        };
         log.apply(Op::Register(Registration {
-            node: Node { node: "n1".into(), address: "127.0.0.1".into(), ..Node::default() },
+            node: Node {
+                node: "n1".into(),
+                address: "127.0.0.1".into(),
+                ..Node::default()
+            },
             checks: vec![Check {
                 check_id: "serfHealth".into(),
                 status: CheckStatus::Passing,
@@ -34,7 +41,11 @@ impl Log {
     }
 
     fn set(&mut self, key: &str, value: &str) -> Outcome {
-        self.apply(Op::KvSet { key: key.into(), value: value.into(), flags: 0 })
+        self.apply(Op::KvSet {
+            key: key.into(),
+            value: value.into(),
+            flags: 0,
+        })
     }
 
     fn session(&mut self, id: &str, behavior: SessionBehavior, lock_delay_ms: u64) {
@@ -54,7 +65,12 @@ impl Log {
     }
 
     fn lock(&mut self, at: u64, key: &str, session: &str) -> Outcome {
-        let op = Op::KvLock { key: key.into(), value: b"v".to_vec(), flags: 0, session: session.into() };
+        let op = Op::KvLock {
+            key: key.into(),
+            value: b"v".to_vec(),
+            flags: 0,
+            session: session.into(),
+        };
         self.apply_at(at, op)
     }
 }
@@ -67,14 +83,22 @@ fn set_get_and_indexes() {
     log.set("a", "2");
     let (idx, e) = log.store.kv_get("a");
     let e = e.unwrap();
-    assert_eq!((e.create_index, e.modify_index, idx), (created, log.index, log.index));
+    assert_eq!(
+        (e.create_index, e.modify_index, idx),
+        (created, log.index, log.index)
+    );
     assert_eq!(e.value, b"2");
 }
 
 #[test]
 fn cas_zero_creates_only_once_and_stale_index_fails() {
     let mut log = Log::new();
-    let cas = |index| Op::KvCas { key: "k".into(), value: b"x".to_vec(), flags: 0, index };
+    let cas = |index| Op::KvCas {
+        key: "k".into(),
+        value: b"x".to_vec(),
+        flags: 0,
+        index,
+    };
     assert_eq!(log.apply(cas(0)), Outcome::Bool(true));
     assert_eq!(log.apply(cas(0)), Outcome::Bool(false));
     let current = log.store.kv_get("k").1.unwrap().modify_index;
@@ -89,7 +113,12 @@ fn lock_is_exclusive_and_release_needs_holder() {
     log.session("s2", SessionBehavior::Release, 0);
     assert_eq!(log.lock(1, "l", "s1"), Outcome::Bool(true));
     assert_eq!(log.lock(1, "l", "s2"), Outcome::Bool(false));
-    let unlock = |s: &str| Op::KvUnlock { key: "l".into(), value: vec![], flags: 0, session: s.into() };
+    let unlock = |s: &str| Op::KvUnlock {
+        key: "l".into(),
+        value: vec![],
+        flags: 0,
+        session: s.into(),
+    };
     assert_eq!(log.apply(unlock("s2")), Outcome::Bool(false));
     assert_eq!(log.apply(unlock("s1")), Outcome::Bool(true));
     let e = log.store.kv_get("l").1.unwrap();
@@ -109,8 +138,16 @@ fn destroying_a_session_releases_or_deletes_and_lock_delay_holds() {
     assert_eq!(log.store.kv_get("a").1.unwrap().session, None);
     assert!(log.store.kv_get("b").1.is_none());
     log.session("s3", SessionBehavior::Release, 0);
-    assert_eq!(log.lock(16_999, "a", "s3"), Outcome::Bool(false), "lock-delay holds");
-    assert_eq!(log.lock(17_001, "a", "s3"), Outcome::Bool(true), "lock-delay over");
+    assert_eq!(
+        log.lock(16_999, "a", "s3"),
+        Outcome::Bool(false),
+        "lock-delay holds"
+    );
+    assert_eq!(
+        log.lock(17_001, "a", "s3"),
+        Outcome::Bool(true),
+        "lock-delay over"
+    );
 }
 
 #[test]
@@ -119,8 +156,16 @@ fn critical_node_check_invalidates_sessions() {
     log.session("s", SessionBehavior::Release, 0);
     log.lock(1, "k", "s");
     log.apply(Op::Register(Registration {
-        node: Node { node: "n1".into(), address: "127.0.0.1".into(), ..Node::default() },
-        checks: vec![Check { check_id: "serfHealth".into(), status: CheckStatus::Critical, ..Check::default() }],
+        node: Node {
+            node: "n1".into(),
+            address: "127.0.0.1".into(),
+            ..Node::default()
+        },
+        checks: vec![Check {
+            check_id: "serfHealth".into(),
+            status: CheckStatus::Critical,
+            ..Check::default()
+        }],
         ..Registration::default()
     }));
     assert!(log.store.session_get("s").1.is_none());
@@ -132,9 +177,18 @@ fn txn_is_all_or_nothing() {
     let mut log = Log::new();
     log.set("keep", "old");
     let kv = |verb, key: &str, index| TxnOp::Kv {
-        verb, key: key.into(), value: b"new".to_vec(), flags: 0, index, session: String::new(),
+        verb,
+        key: key.into(),
+        value: b"new".to_vec(),
+        flags: 0,
+        index,
+        session: String::new(),
     };
-    let ops = vec![kv(KvVerb::Set, "keep", 0), kv(KvVerb::Delete, "keep", 0), kv(KvVerb::Cas, "x", 999)];
+    let ops = vec![
+        kv(KvVerb::Set, "keep", 0),
+        kv(KvVerb::Delete, "keep", 0),
+        kv(KvVerb::Cas, "x", 999),
+    ];
     let before = log.store.snapshot();
     let watch = log.store.watch(&[Topic::Kv("keep".into())]);
     match log.apply(Op::Txn(ops)) {
@@ -142,7 +196,10 @@ fn txn_is_all_or_nothing() {
         other => panic!("unexpected {other:?}"),
     }
     let after = log.store.snapshot();
-    assert_eq!((before.kv_len(), log.store.kv_get("keep").1.unwrap().value), (1, b"old".to_vec()));
+    assert_eq!(
+        (before.kv_len(), log.store.kv_get("keep").1.unwrap().value),
+        (1, b"old".to_vec())
+    );
     assert_eq!(after.index, log.index);
     let waker = futures_noop_poll(watch);
     assert!(!waker, "a rolled-back txn wakes nobody");
@@ -168,7 +225,10 @@ fn keys_roll_up_at_separator() {
     for k in ["base/base/foo", "base/base/bar", "base/foo", "other"] {
         log.set(k, "v");
     }
-    assert_eq!(log.store.kv_keys("base/", "/").1, vec!["base/base/", "base/foo"]);
+    assert_eq!(
+        log.store.kv_keys("base/", "/").1,
+        vec!["base/base/", "base/foo"]
+    );
 }
 
 #[test]

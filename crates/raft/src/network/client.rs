@@ -1,5 +1,6 @@
 //! The outbound side: one lazily connected gRPC channel per peer.
 
+use openraft::BasicNode;
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -8,13 +9,12 @@ use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
-use openraft::BasicNode;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tonic::transport::Channel;
 
-use super::proto::raft_client::RaftClient;
 use super::proto::RaftPayload;
+use super::proto::raft_client::RaftClient;
 use crate::{NodeId, TypeConfig};
 
 /// Creates a [`Network`] per peer.
@@ -36,7 +36,11 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = Network;
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Network {
-        Network { target, addr: node.addr.clone(), client: None }
+        Network {
+            target,
+            addr: node.addr.clone(),
+            client: None,
+        }
     }
 }
 

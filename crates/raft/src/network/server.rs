@@ -1,11 +1,11 @@
 //! The inbound side: the gRPC service that hands peers' RPCs to openraft.
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use tonic::{Request, Response, Status};
 
-use super::proto::raft_server::{Raft as RaftRpc, RaftServer};
 use super::proto::RaftPayload;
+use super::proto::raft_server::{Raft as RaftRpc, RaftServer};
 use crate::Raft;
 
 /// Serves the Raft RPCs of one server.

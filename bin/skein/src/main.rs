@@ -1,0 +1,65 @@
+//! `skein`: the agent (`skein agent ...`) and the CLI (`skein kv ...`).
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use skein_config::{Builder, OsEnvironment, RuntimeConfig, parse_flags};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.split_first() {
+        Some((cmd, rest)) if cmd == "agent" => run_agent(rest),
+        _ => skein_cli::run(args),
+    }
+}
+
+fn run_agent(args: &[String]) -> ExitCode {
+    let config = match load_config(args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("==> {e}");
+            return ExitCode::from(1);
+        }
+    };
+    init_tracing(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("==> starting runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(skein_agent::run(Arc::new(config))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "agent failed");
+            eprintln!("==> {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(args: &[String]) -> anyhow::Result<RuntimeConfig> {
+    let flags = parse_flags(args)?;
+    Ok(Builder::build(&flags, &OsEnvironment)?)
+}
+
+fn init_tracing(config: &RuntimeConfig) {
+    let default = format!(
+        "{level},openraft=warn,h2=warn,hyper=warn,tower=warn",
+        level = config.log_level.as_filter()
+    );
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,95 @@
+//! `skein_http_api::Backend` over the local server role.
+
+use std::sync::{Arc, RwLock};
+
+use futures::future::BoxFuture;
+use skein_http_api::{Backend, BackendError, Consistency, Peer, ReadMeta};
+use skein_server::Server;
+use skein_state::{Op, Outcome, Store};
+use tokio::sync::Notify;
+
+/// The HTTP API's view of a server agent.
+#[derive(Debug, Clone)]
+pub(crate) struct ServerBackend {
+    pub(crate) server: Arc<Server>,
+    pub(crate) shutdown: Arc<Notify>,
+}
+
+fn map_err(e: skein_server::Error) -> BackendError {
+    match e {
+        skein_server::Error::NoLeader => BackendError::NoLeader,
+        skein_server::Error::NotLeader {
+            leader: Some(leader),
+        } => BackendError::NotLeader { leader },
+        skein_server::Error::NotLeader { leader: None } => BackendError::NoLeader,
+        other => BackendError::Internal(other.to_string()),
+    }
+}
+
+fn consistency(c: Consistency) -> skein_server::Consistency {
+    match c {
+        Consistency::Stale => skein_server::Consistency::Stale,
+        Consistency::Default => skein_server::Consistency::Default,
+        Consistency::Consistent => skein_server::Consistency::Consistent,
+    }
+}
+
+impl Backend for ServerBackend {
+    fn write(&self, op: Op) -> BoxFuture<'_, Result<Outcome, BackendError>> {
+        Box::pin(async move { self.server.write(op).await.map_err(map_err) })
+    }
+
+    fn read_barrier(&self, c: Consistency) -> BoxFuture<'_, Result<ReadMeta, BackendError>> {
+        Box::pin(async move {
+            let meta = self
+                .server
+                .read_barrier(consistency(c))
+                .await
+                .map_err(map_err)?;
+            Ok(ReadMeta {
+                known_leader: meta.known_leader,
+                last_contact_ms: meta.last_contact_ms,
+            })
+        })
+    }
+
+    fn store(&self) -> Arc<RwLock<Store>> {
+        self.server.store().clone()
+    }
+
+    fn leader(&self) -> Option<String> {
+        self.server.leader_addr()
+    }
+
+    fn peers(&self) -> Vec<Peer> {
+        let me = self.server.options();
+        self.server
+            .peers()
+            .into_iter()
+            .map(|p| Peer {
+                id: p.id.to_string(),
+                node: if p.id == me.raft_id {
+                    me.node_name.clone()
+                } else {
+                    p.address.clone()
+                },
+                address: p.address,
+                leader: p.leader,
+                voter: p.voter,
+            })
+            .collect()
+    }
+
+    fn last_log_index(&self) -> u64 {
+        self.server.last_log_index()
+    }
+
+    fn session_renew(&self, id: &str) -> BoxFuture<'_, Result<bool, BackendError>> {
+        let found = self.server.session_renew(id);
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn leave(&self) {
+        self.shutdown.notify_one();
+    }
+}

@@ -1,0 +1,291 @@
+//! Starting and stopping the agent.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use skein_config::RuntimeConfig;
+use skein_http_api::{AgentInfo, ApiConfig, ApiState, StaticAuthorizer};
+use skein_server::{Server, ServerOptions, raft_id_for};
+use skein_state::{Op, Outcome, Registration};
+use skein_types::{Check, CheckStatus, Node, ServiceInstance};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::backend::ServerBackend;
+use crate::node_id::node_id;
+use crate::{Error, Result};
+
+/// Consul API version skein reports to clients that check it.
+const CONSUL_API_VERSION: &str = "1.22.0";
+
+/// A running agent.
+#[derive(Debug)]
+pub struct Agent {
+    /// Addresses the HTTP API listens on.
+    pub http_addrs: Vec<SocketAddr>,
+    /// The server RPC address (advertised).
+    pub rpc_addr: SocketAddr,
+    server: Arc<Server>,
+    shutdown: Arc<Notify>,
+    http_tasks: Vec<JoinHandle<()>>,
+}
+
+/// Runs the agent until it is told to stop.
+pub async fn run(config: Arc<RuntimeConfig>) -> Result<()> {
+    write_pid_file(&config)?;
+    let agent = Agent::start(config.clone()).await?;
+    ready_line(&agent);
+    agent.wait_for_shutdown().await;
+    agent.stop().await;
+    if let Some(p) = &config.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+fn write_pid_file(config: &RuntimeConfig) -> Result<()> {
+    let Some(path) = &config.pid_file else {
+        return Ok(());
+    };
+    std::fs::write(path, std::process::id().to_string()).map_err(|source| Error::File {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+#[allow(clippy::print_stdout)]
+fn ready_line(agent: &Agent) {
+    let http: Vec<String> = agent.http_addrs.iter().map(ToString::to_string).collect();
+    let line =
+        serde_json::json!({ "ready": true, "http": http, "rpc": agent.rpc_addr.to_string() });
+    println!("{line}");
+}
+
+// === impl Agent ===
+
+impl Agent {
+    /// Starts the server role, registers this node and serves HTTP.
+    pub async fn start(config: Arc<RuntimeConfig>) -> Result<Self> {
+        if !config.server {
+            return Err(Error::Unsupported(
+                "client agents (without -server) are not supported yet".into(),
+            ));
+        }
+        let data_dir = if config.dev {
+            None
+        } else {
+            config.data_dir.clone()
+        };
+        let node_id = node_id(config.node_id.as_deref(), data_dir.as_deref())?;
+        let rpc_addr = rpc_address(&config)?;
+        let server = Server::start(server_options(&config, &node_id, rpc_addr, data_dir)).await?;
+        info!(node = %config.node_name, rpc = %rpc_addr, "server started");
+        let shutdown = Arc::new(Notify::new());
+        let info = agent_info(&config, &node_id, rpc_addr);
+        register_self(&server, &info, &config).await?;
+        let state = api_state(&config, &server, &shutdown, info);
+        let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
+        info!(http = ?http_addrs, "agent running");
+        Ok(Self {
+            http_addrs,
+            rpc_addr,
+            server,
+            shutdown,
+            http_tasks,
+        })
+    }
+
+    /// Resolves on SIGINT, SIGTERM or `PUT /v1/agent/leave`.
+    pub async fn wait_for_shutdown(&self) {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => info!("caught interrupt, shutting down"),
+            _ = terminate => info!("caught terminate, shutting down"),
+            _ = self.shutdown.notified() => info!("leave requested, shutting down"),
+        }
+    }
+
+    /// Stops serving and shuts Raft down.
+    pub async fn stop(self) {
+        self.shutdown.notify_waiters();
+        for t in self.http_tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        self.server.shutdown().await;
+    }
+}
+
+fn rpc_address(config: &RuntimeConfig) -> Result<SocketAddr> {
+    let port = match config.ports.server {
+        Some(0) | None => free_port(config.bind_addr)?,
+        Some(p) => p,
+    };
+    Ok(SocketAddr::new(config.advertise_addr, port))
+}
+
+fn free_port(ip: IpAddr) -> Result<u16> {
+    let l = std::net::TcpListener::bind((ip, 0)).map_err(|source| Error::Bind {
+        what: "server RPC",
+        addr: ip.to_string(),
+        source,
+    })?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|source| Error::Bind {
+            what: "server RPC",
+            addr: ip.to_string(),
+            source,
+        })
+}
+
+fn server_options(
+    config: &RuntimeConfig,
+    node_id: &str,
+    rpc: SocketAddr,
+    data_dir: Option<std::path::PathBuf>,
+) -> ServerOptions {
+    ServerOptions {
+        node_name: config.node_name.clone(),
+        raft_id: raft_id_for(node_id),
+        rpc_advertise: rpc,
+        rpc_bind: Some(SocketAddr::new(config.bind_addr, rpc.port())),
+        data_dir: data_dir.map(|d| d.join("raft")),
+        bootstrap: config.bootstrap || config.dev || config.bootstrap_expect == 1,
+        raft_multiplier: config.raft_multiplier,
+        snapshot_threshold: config.raft_snapshot_threshold,
+        trailing_logs: config.raft_trailing_logs,
+        ready_timeout: Duration::from_secs(30),
+    }
+}
+
+fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentInfo {
+    AgentInfo {
+        node_name: config.node_name.clone(),
+        node_id: node_id.to_owned(),
+        datacenter: config.datacenter.clone(),
+        primary_datacenter: config.primary_datacenter.clone(),
+        address: config.advertise_addr.to_string(),
+        server_port: rpc.port(),
+        serf_lan_port: config.ports.serf_lan.unwrap_or(8301),
+        server: config.server,
+        skein_version: env!("CARGO_PKG_VERSION").to_owned(),
+        consul_version: CONSUL_API_VERSION.to_owned(),
+    }
+}
+
+fn api_state(
+    config: &RuntimeConfig,
+    server: &Arc<Server>,
+    shutdown: &Arc<Notify>,
+    info: AgentInfo,
+) -> ApiState {
+    let backend = ServerBackend {
+        server: server.clone(),
+        shutdown: shutdown.clone(),
+    };
+    let api = ApiConfig {
+        kv_max_value_size: config.limits.kv_max_value_size,
+        txn_max_req_len: config.limits.txn_max_req_len,
+        txn_max_ops: config.limits.txn_max_ops,
+        default_query_time: config.default_query_time,
+        max_query_time: config.max_query_time,
+        session_ttl_min: config.session_ttl_min,
+        acl_enabled: config.acl.enabled,
+        acl_default_policy: config.acl.default_policy.clone(),
+    };
+    let auth = StaticAuthorizer {
+        enabled: config.acl.enabled,
+        default_allow: config.acl.default_policy == "allow",
+        management_token: config.acl.tokens.initial_management.clone(),
+    };
+    ApiState {
+        backend: Arc::new(backend),
+        agent: Arc::new(info),
+        config: Arc::new(api),
+        auth: Arc::new(auth),
+    }
+}
+
+/// The catalog entry every server keeps for itself: its node, the
+/// `serfHealth` check and the `consul` service.
+async fn register_self(server: &Server, info: &AgentInfo, config: &RuntimeConfig) -> Result<()> {
+    let node = Node {
+        id: info.node_id.clone(),
+        node: info.node_name.clone(),
+        address: info.address.clone(),
+        datacenter: info.datacenter.clone(),
+        tagged_addresses: [("lan", &info.address), ("wan", &info.address)]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.clone()))
+            .collect(),
+        meta: config.node_meta.clone(),
+        ..Node::default()
+    };
+    let serf = Check {
+        check_id: "serfHealth".into(),
+        name: "Serf Health Status".into(),
+        status: CheckStatus::Passing,
+        output: "Agent alive and reachable".into(),
+        ..Check::default()
+    };
+    let consul = ServiceInstance {
+        id: "consul".into(),
+        service: "consul".into(),
+        port: info.server_port,
+        ..ServiceInstance::default()
+    };
+    let reg = Registration {
+        node,
+        skip_node_update: false,
+        service: Some(consul),
+        checks: vec![serf],
+    };
+    match server.write(Op::Register(reg)).await? {
+        Outcome::Bool(true) => Ok(()),
+        other => Err(Error::SelfRegistration(format!("{other:?}"))),
+    }
+}
+
+async fn serve_http(
+    config: &RuntimeConfig,
+    state: ApiState,
+    shutdown: &Arc<Notify>,
+) -> Result<(Vec<SocketAddr>, Vec<JoinHandle<()>>)> {
+    let Some(port) = config.ports.http else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let app = skein_http_api::router(state);
+    let mut addrs = Vec::new();
+    let mut tasks = Vec::new();
+    for ip in &config.addresses.http {
+        let addr = SocketAddr::new(*ip, port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind {
+                what: "HTTP API",
+                addr: addr.to_string(),
+                source,
+            })?;
+        addrs.push(listener.local_addr().unwrap_or(addr));
+        let app = app.clone();
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.notified().await });
+            if let Err(e) = served.await {
+                warn!(error = %e, "http listener stopped");
+            }
+        }));
+    }
+    Ok((addrs, tasks))
+}

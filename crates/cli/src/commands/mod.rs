@@ -1,0 +1,240 @@
+//! The command tree (`kv get`, `snapshot save`, …) and the shared runner.
+//!
+//! Each command is a [`Command`] value: its words, help text, flag set and a
+//! `run` function. The runner parses flags, runs the command and turns its
+//! error into Consul-style stderr output and an exit code.
+
+use std::io::{Read, Write};
+
+use crate::env::Env;
+use crate::error::{Error, Result};
+use crate::flags::{FlagError, FlagSet, Parsed};
+
+pub(crate) mod kv;
+pub(crate) mod operator;
+pub(crate) mod snapshot;
+pub(crate) mod version;
+
+/// What a running command may touch: the environment and the standard streams.
+pub(crate) struct Ctx<'a> {
+    /// Environment lookups.
+    pub(crate) env: Env<'a>,
+    /// Standard input (for `-` arguments).
+    pub(crate) stdin: &'a mut dyn Read,
+    /// Standard output.
+    pub(crate) out: &'a mut dyn Write,
+    /// Standard error.
+    pub(crate) err: &'a mut dyn Write,
+}
+
+/// One leaf command.
+pub(crate) struct Command {
+    /// The words naming it, e.g. `["kv", "get"]`.
+    pub(crate) path: &'static [&'static str],
+    /// One line for the parent's subcommand list.
+    pub(crate) synopsis: &'static str,
+    /// `Usage: …` line and description; the flag listing is appended.
+    pub(crate) help: &'static str,
+    /// Builds the command's flag set.
+    pub(crate) flags: fn() -> FlagSet,
+    /// Runs the command with parsed flags.
+    pub(crate) run: fn(&Parsed, &mut Ctx<'_>) -> Result<()>,
+}
+
+/// Every leaf command.
+const COMMANDS: &[&Command] = &[
+    &kv::get::COMMAND,
+    &kv::put::COMMAND,
+    &kv::delete::COMMAND,
+    &kv::export::COMMAND,
+    &kv::import::COMMAND,
+    &snapshot::save::COMMAND,
+    &snapshot::restore::COMMAND,
+    &operator::raft::list_peers::COMMAND,
+    &version::COMMAND,
+];
+
+/// Commands that only group subcommands: words, synopsis, description.
+const NOUNS: &[(&[&str], &str, &str)] = &[
+    (&["agent"], "Runs a skein agent", ""),
+    (
+        &["kv"],
+        "Interact with the key-value store",
+        "This command has subcommands for interacting with the key-value store. Here \
+         are some simple examples, and more detailed examples are available in the \
+         subcommands or the documentation.",
+    ),
+    (
+        &["operator"],
+        "Provides cluster-level tools for operators",
+        "Provides cluster-level tools for operators, such as interacting with the Raft \
+         subsystem.",
+    ),
+    (
+        &["operator", "raft"],
+        "Provides cluster-level tools for Raft",
+        "The Raft operator command is used to interact with the Raft configuration.",
+    ),
+    (
+        &["snapshot"],
+        "Saves and restores snapshots of server state",
+        "This command has subcommands for saving and restoring the state of the servers \
+         for disaster recovery. These are atomic, point-in-time snapshots which include \
+         key/value entries, service catalog, prepared queries, sessions, and ACLs.",
+    ),
+];
+
+impl From<FlagError> for Error {
+    fn from(e: FlagError) -> Self {
+        match e {
+            FlagError::Help => Error::Help,
+            FlagError::Invalid(msg) => Error::Flag(msg),
+        }
+    }
+}
+
+/// Runs the command named by the leading words of `args`; returns the exit code.
+pub(crate) fn dispatch(args: &[String], ctx: &mut Ctx<'_>) -> u8 {
+    let first = args.first().map(String::as_str);
+    match first {
+        None => return print_help(ctx, &[], false),
+        Some("-h" | "-help" | "--help" | "help") => return print_help(ctx, &[], true),
+        Some("-v" | "-version" | "--version") => return run_command(&version::COMMAND, &[], ctx),
+        Some("agent") => {
+            let _ = writeln!(
+                ctx.err,
+                "The agent command is run by the skein binary itself."
+            );
+            return 1;
+        }
+        _ => {}
+    }
+    if let Some(cmd) = find_command(args) {
+        return run_command(cmd, &args[cmd.path.len()..], ctx);
+    }
+    let depth = noun_depth(args);
+    let wants_help = matches!(
+        args.get(depth).map(String::as_str),
+        Some("-h" | "-help" | "--help")
+    );
+    print_help(ctx, &args[..depth], wants_help)
+}
+
+fn is_prefix(path: &[&str], args: &[String]) -> bool {
+    path.len() <= args.len() && path.iter().zip(args).all(|(p, a)| p == a)
+}
+
+fn find_command(args: &[String]) -> Option<&'static Command> {
+    COMMANDS.iter().copied().find(|c| is_prefix(c.path, args))
+}
+
+/// How many leading words of `args` name a known noun (0 if none).
+fn noun_depth(args: &[String]) -> usize {
+    NOUNS
+        .iter()
+        .filter(|(path, _, _)| is_prefix(path, args))
+        .map(|(path, _, _)| path.len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Parses flags, runs `cmd` and reports its outcome.
+pub(crate) fn run_command(cmd: &Command, args: &[String], ctx: &mut Ctx<'_>) -> u8 {
+    let flags = (cmd.flags)();
+    let result = flags
+        .parse(args)
+        .map_err(Error::from)
+        .and_then(|p| (cmd.run)(&p, ctx));
+    let usage = || format!("{}\n{}", cmd.help.trim_end(), flags.usage());
+    match result {
+        Ok(()) => 0,
+        Err(Error::Help) => {
+            let _ = write!(ctx.out, "{}", usage());
+            0
+        }
+        Err(Error::Flag(msg)) => {
+            let _ = write!(ctx.err, "{msg}\n\n{}", usage());
+            1
+        }
+        Err(e) => {
+            let _ = writeln!(ctx.err, "{e}");
+            1
+        }
+    }
+}
+
+/// Prints the help of the noun `path` (top level if empty). Help that was asked
+/// for goes to stdout with exit 0; otherwise to stderr with exit 1.
+fn print_help(ctx: &mut Ctx<'_>, path: &[String], asked: bool) -> u8 {
+    let text = help_text(path);
+    if asked {
+        let _ = write!(ctx.out, "{text}");
+        0
+    } else {
+        let _ = write!(ctx.err, "{text}");
+        1
+    }
+}
+
+fn help_text(path: &[String]) -> String {
+    let words: Vec<&str> = path.iter().map(String::as_str).collect();
+    if words.is_empty() {
+        let list = subcommands(&[]);
+        return format!(
+            "Usage: skein [--version] [--help] <command> [<args>]\n\n\
+             Available commands are:\n{list}"
+        );
+    }
+    let description = NOUNS
+        .iter()
+        .find(|(p, _, _)| *p == words.as_slice())
+        .map(|(_, _, d)| *d)
+        .unwrap_or_default();
+    format!(
+        "Usage: skein {} <subcommand> [options] [args]\n\n{}\n\nSubcommands:\n{}",
+        words.join(" "),
+        crate::flags::wrap(description, 2, 80),
+        subcommands(&words)
+    )
+}
+
+/// The sorted, aligned list of direct children of `parent`.
+fn subcommands(parent: &[&str]) -> String {
+    let leaves = COMMANDS.iter().map(|c| (c.path, c.synopsis));
+    let nouns = NOUNS.iter().map(|(p, s, _)| (*p, *s));
+    let mut rows: Vec<(&str, &str)> = leaves
+        .chain(nouns)
+        .filter(|(p, _)| p.len() == parent.len() + 1 && p.starts_with(parent))
+        .map(|(p, s)| (p[parent.len()], s))
+        .collect();
+    rows.sort();
+    let width = rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    rows.iter()
+        .map(|(name, synopsis)| format!("    {name:<width$}    {synopsis}\n"))
+        .collect()
+}
+
+/// Writes bytes to stdout, mapping failures to an error.
+pub(crate) fn emit(ctx: &mut Ctx<'_>, bytes: &[u8]) -> Result<()> {
+    ctx.out
+        .write_all(bytes)
+        .map_err(|e| Error::io("Error writing output", e))
+}
+
+/// Writes one line to stdout (Consul's `UI.Info`).
+pub(crate) fn info(ctx: &mut Ctx<'_>, line: &str) -> Result<()> {
+    emit(ctx, format!("{line}\n").as_bytes())
+}
+
+/// Consul's "Too many arguments (expected N, got M)".
+pub(crate) fn too_many(expected: &str, got: usize) -> Error {
+    Error::msg(format!(
+        "Too many arguments (expected {expected}, got {got})"
+    ))
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! `operator` commands.
+
+pub(crate) mod raft;

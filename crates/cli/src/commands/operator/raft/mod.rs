@@ -1,0 +1,3 @@
+//! `operator raft` commands.
+
+pub(crate) mod list_peers;

@@ -1,0 +1,102 @@
+//! Tests of dispatch and help output.
+
+use crate::commands::testing::run_cli;
+
+#[test]
+fn no_arguments_lists_commands_on_stderr() {
+    let out = run_cli(&[], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        "Usage: skein [--version] [--help] <command> [<args>]\n\n\
+         Available commands are:\n\
+         \x20   agent       Runs a skein agent\n\
+         \x20   kv          Interact with the key-value store\n\
+         \x20   operator    Provides cluster-level tools for operators\n\
+         \x20   snapshot    Saves and restores snapshots of server state\n\
+         \x20   version     Prints the skein version\n"
+    );
+}
+
+#[test]
+fn help_goes_to_stdout() {
+    let out = run_cli(&["--help"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("Available commands are:"));
+}
+
+#[test]
+fn unknown_command_lists_commands() {
+    let out = run_cli(&["bogus"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains("    kv          Interact"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn noun_without_verb_lists_subcommands() {
+    let out = run_cli(&["kv"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("Usage: skein kv <subcommand> [options] [args]\n")
+    );
+    assert!(out.stderr.ends_with(
+        "Subcommands:\n    delete    Removes data from the KV store\n\
+         \x20   export    Exports a tree from the KV store as JSON\n\
+         \x20   get       Retrieves or lists data from the KV store\n\
+         \x20   import    Imports a tree stored as JSON to the KV store\n\
+         \x20   put       Sets or updates data in the KV store\n"
+    ));
+    let out = run_cli(&["operator", "-h"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout
+            .contains("    raft    Provides cluster-level tools for Raft\n")
+    );
+}
+
+#[test]
+fn command_help_shows_flags() {
+    let out = run_cli(&["kv", "get", "-h"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 0);
+    assert!(
+        out.stdout
+            .starts_with("Usage: skein kv get [options] [KEY_OR_PREFIX]\n")
+    );
+    assert!(
+        out.stdout
+            .contains("\nHTTP API Options:\n\n  -http-addr=<value>\n")
+    );
+    assert!(out.stdout.contains("\nCommand Options:\n\n  -base64\n"));
+}
+
+#[test]
+fn https_addresses_are_refused() {
+    let out = run_cli(
+        &["kv", "get", "-http-addr=https://h:8501", "k"],
+        "127.0.0.1:1",
+        b"",
+    );
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr
+            .starts_with("Error connecting to Consul agent: HTTPS address"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn connection_failures_name_the_request() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    drop(listener);
+    let out = run_cli(&["kv", "get", "k"], &addr, b"");
+    assert_eq!(out.code, 1);
+    let prefix = format!("Error querying Consul agent: Get \"http://{addr}/v1/kv/k\": ");
+    assert!(out.stderr.starts_with(&prefix), "{}", out.stderr);
+}

@@ -1,0 +1,146 @@
+//! What the HTTP layer needs from the agent: writes through Raft, read
+//! barriers, the state store, and facts about the agent itself.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use skein_state::{Op, Outcome, Store};
+use skein_types::wire;
+
+/// Read consistency requested by `?stale` / `?consistent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// Any server answers.
+    Stale,
+    /// The leader answers.
+    Default,
+    /// The leader answers after confirming leadership.
+    Consistent,
+}
+
+/// What a read reports about the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadMeta {
+    /// A leader is known.
+    pub known_leader: bool,
+    /// Milliseconds since contact with the leader.
+    pub last_contact_ms: u64,
+}
+
+/// One server of the Raft configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Raft id.
+    pub id: String,
+    /// Node name.
+    pub node: String,
+    /// RPC address.
+    pub address: String,
+    /// Leads now.
+    pub leader: bool,
+    /// Votes.
+    pub voter: bool,
+}
+
+/// Why the backend could not serve.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BackendError {
+    /// No leader is known.
+    #[error("{}", wire::NO_LEADER)]
+    NoLeader,
+    /// Another server leads.
+    #[error("not the leader; leader is {leader}")]
+    NotLeader {
+        /// Its RPC address.
+        leader: String,
+    },
+    /// Anything else (an RPC or Raft failure).
+    #[error("{0}")]
+    Internal(String),
+}
+
+/// The agent's side of the HTTP API.
+pub trait Backend: Send + Sync + 'static {
+    /// Proposes a command; resolves with its outcome once applied.
+    fn write(&self, op: Op) -> BoxFuture<'_, Result<Outcome, BackendError>>;
+    /// Checks leadership as `consistency` requires before a read.
+    fn read_barrier(
+        &self,
+        consistency: Consistency,
+    ) -> BoxFuture<'_, Result<ReadMeta, BackendError>>;
+    /// The state store to read from.
+    fn store(&self) -> Arc<RwLock<Store>>;
+    /// The leader's RPC address.
+    fn leader(&self) -> Option<String>;
+    /// The Raft configuration.
+    fn peers(&self) -> Vec<Peer>;
+    /// Index of the last Raft log entry.
+    fn last_log_index(&self) -> u64;
+    /// Restarts a session's TTL; `false` if unknown.
+    fn session_renew(&self, id: &str) -> BoxFuture<'_, Result<bool, BackendError>>;
+    /// Asks the agent to shut down (`PUT /v1/agent/leave`).
+    fn leave(&self);
+}
+
+/// Facts about this agent that the API reports.
+#[derive(Debug, Clone)]
+pub struct AgentInfo {
+    /// Node name.
+    pub node_name: String,
+    /// Node id (UUID).
+    pub node_id: String,
+    /// Datacenter.
+    pub datacenter: String,
+    /// Primary datacenter.
+    pub primary_datacenter: String,
+    /// Advertised address.
+    pub address: String,
+    /// Server RPC port.
+    pub server_port: u16,
+    /// LAN gossip port.
+    pub serf_lan_port: u16,
+    /// Runs the server role.
+    pub server: bool,
+    /// skein's version.
+    pub skein_version: String,
+    /// The Consul version whose API skein speaks (reported as `Version`).
+    pub consul_version: String,
+}
+
+/// Limits and defaults of the API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest KV value.
+    pub kv_max_value_size: u64,
+    /// Largest transaction body.
+    pub txn_max_req_len: u64,
+    /// Most operations in a transaction.
+    pub txn_max_ops: usize,
+    /// Blocking wait when `?wait` is absent.
+    pub default_query_time: Duration,
+    /// Longest blocking wait.
+    pub max_query_time: Duration,
+    /// Shortest session TTL.
+    pub session_ttl_min: Duration,
+    /// ACLs are enabled.
+    pub acl_enabled: bool,
+    /// ACL default policy (`allow` / `deny`).
+    pub acl_default_policy: String,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            kv_max_value_size: 512 * 1024,
+            txn_max_req_len: 512 * 1024,
+            txn_max_ops: 128,
+            default_query_time: Duration::from_secs(300),
+            max_query_time: Duration::from_secs(600),
+            session_ttl_min: Duration::from_secs(10),
+            acl_enabled: false,
+            acl_default_policy: "allow".into(),
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! Consul's HTTP API (`/v1/*`) on axum.
+//!
+//! Owns request parsing (query options, bodies), blocking queries, the
+//! `X-Consul-*` headers and the mapping of errors to Consul's status codes
+//! and messages. It does not own state or Raft: every handler talks to a
+//! [`Backend`] (implemented by the agent) and asks an [`Authorizer`].
+//!
+//! ```text
+//!  request ─> token + dc + authorizer ─> handler ─┬─> Backend::write(Op)        (Raft)
+//!                                                 └─> blocking::query(store, ..) (parks on watches)
+//! ```
+
+mod auth;
+mod backend;
+mod blocking;
+mod error;
+mod query;
+mod response;
+mod router;
+mod v1;
+
+pub use auth::{Access, Authorizer, StaticAuthorizer};
+pub use backend::{AgentInfo, ApiConfig, Backend, BackendError, Consistency, Peer, ReadMeta};
+pub use error::ApiError;
+pub use router::{ApiState, router};

@@ -1,0 +1,62 @@
+//! The `/v1` route table.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, put};
+use tracing::Instrument;
+
+use crate::v1::{agent, catalog, health, kv, operator, session, snapshot, status, txn};
+use crate::{AgentInfo, ApiConfig, Authorizer, Backend};
+
+/// Largest request body accepted at all (snapshot restores); endpoints
+/// enforce their own, smaller limits.
+const MAX_BODY: usize = 256 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The agent behind the API.
+    pub backend: Arc<dyn Backend>,
+    /// Facts about the agent.
+    pub agent: Arc<AgentInfo>,
+    /// Limits and defaults.
+    pub config: Arc<ApiConfig>,
+    /// Authorization of tokens.
+    pub auth: Arc<dyn Authorizer>,
+}
+
+/// The whole `/v1` API.
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/v1/kv/", get(kv::get).put(kv::put).delete(kv::delete))
+        .route(
+            "/v1/kv/{*key}",
+            get(kv::get).put(kv::put).delete(kv::delete),
+        )
+        .route("/v1/txn", put(txn::apply))
+        .merge(session::routes())
+        .merge(status::routes())
+        .merge(snapshot::routes())
+        .merge(operator::routes())
+        .merge(agent::routes())
+        .merge(catalog::routes())
+        .merge(health::routes())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(middleware::from_fn(trace_request))
+        .with_state(state)
+}
+
+async fn trace_request(req: Request, next: Next) -> Response {
+    let span = tracing::debug_span!("http", method = %req.method(), path = %req.uri().path());
+    async move {
+        let resp = next.run(req).await;
+        tracing::debug!(status = resp.status().as_u16(), "request");
+        resp
+    }
+    .instrument(span)
+    .await
+}

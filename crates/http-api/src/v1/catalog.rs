@@ -1,0 +1,291 @@
+//! `/v1/catalog/*`.
+
+use std::collections::BTreeMap;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, put};
+use serde_json::{Map, Value, json};
+use skein_state::{Op, Outcome, Registration, Topic};
+use skein_types::{Check, CheckStatus, Node, ServiceInstance};
+
+use super::agent::reject_filter;
+use super::{authorize, render};
+use crate::blocking;
+use crate::query::Req;
+use crate::response::{answer, ok};
+use crate::{Access, ApiError, ApiState};
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/catalog/register", put(register))
+        .route("/v1/catalog/deregister", put(deregister))
+        .route("/v1/catalog/datacenters", get(datacenters))
+        .route("/v1/catalog/nodes", get(nodes))
+        .route("/v1/catalog/services", get(services))
+        .route("/v1/catalog/service/{name}", get(service))
+        .route("/v1/catalog/node/{node}", get(node))
+}
+
+fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let v: Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    match v {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::bad("Request decode failed: expected an object")),
+    }
+}
+
+fn s(obj: &Map<String, Value>, key: &str) -> String {
+    obj.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn map(obj: &Map<String, Value>, key: &str) -> BTreeMap<String, String> {
+    obj.get(key)
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default()
+}
+
+async fn register(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let obj = object(&body)?;
+    let node = Node {
+        id: s(&obj, "ID"),
+        node: s(&obj, "Node"),
+        address: s(&obj, "Address"),
+        datacenter: state.agent.datacenter.clone(),
+        tagged_addresses: map(&obj, "TaggedAddresses"),
+        meta: map(&obj, "NodeMeta"),
+        ..Node::default()
+    };
+    if node.node.is_empty() || node.address.is_empty() {
+        return Err(ApiError::bad(if node.node.is_empty() {
+            "Must provide node"
+        } else {
+            "Must provide address"
+        }));
+    }
+    let service = obj
+        .get("Service")
+        .and_then(Value::as_object)
+        .map(parse_service)
+        .transpose()?;
+    let mut checks = Vec::new();
+    if let Some(Value::Object(c)) = obj.get("Check") {
+        checks.push(parse_check(c, &node.node, service.as_ref())?);
+    }
+    if let Some(Value::Array(list)) = obj.get("Checks") {
+        for c in list.iter().filter_map(Value::as_object) {
+            checks.push(parse_check(c, &node.node, service.as_ref())?);
+        }
+    }
+    let skip = obj
+        .get("SkipNodeUpdate")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let reg = Registration {
+        node,
+        skip_node_update: skip,
+        service,
+        checks,
+    };
+    write_bool(&state, Op::Register(reg)).await
+}
+
+async fn write_bool(state: &ApiState, op: Op) -> Result<Response, ApiError> {
+    match state.backend.write(op).await? {
+        Outcome::Bool(b) => Ok(ok(&b)),
+        Outcome::Refused(e) => Err(e.into()),
+        other => Err(ApiError::Internal(format!("unexpected outcome {other:?}"))),
+    }
+}
+
+fn parse_service(obj: &Map<String, Value>) -> Result<ServiceInstance, ApiError> {
+    let name = s(obj, "Service");
+    if name.is_empty() {
+        return Err(ApiError::bad("Must provide service name"));
+    }
+    let id = Some(s(obj, "ID"))
+        .filter(|x| !x.is_empty())
+        .unwrap_or_else(|| name.clone());
+    let mut extra = BTreeMap::new();
+    for key in [
+        "TaggedAddresses",
+        "Weights",
+        "Proxy",
+        "Connect",
+        "EnableTagOverride",
+    ] {
+        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+            extra.insert(key.to_owned(), v.clone());
+        }
+    }
+    Ok(ServiceInstance {
+        id,
+        service: name,
+        tags: obj
+            .get("Tags")
+            .cloned()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .unwrap_or_default(),
+        address: s(obj, "Address"),
+        port: obj
+            .get("Port")
+            .and_then(Value::as_u64)
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(0),
+        meta: map(obj, "Meta"),
+        kind: s(obj, "Kind"),
+        extra,
+        create_index: 0,
+        modify_index: 0,
+    })
+}
+
+fn parse_check(
+    obj: &Map<String, Value>,
+    node: &str,
+    svc: Option<&ServiceInstance>,
+) -> Result<Check, ApiError> {
+    let status = match s(obj, "Status").as_str() {
+        "" => CheckStatus::Critical,
+        st => CheckStatus::parse(st)
+            .ok_or_else(|| ApiError::bad(format!("Invalid check status {st:?}")))?,
+    };
+    let service_id = s(obj, "ServiceID");
+    let service_id = if service_id.is_empty() {
+        String::new()
+    } else {
+        service_id
+    };
+    let check_id = Some(s(obj, "CheckID"))
+        .filter(|x| !x.is_empty())
+        .unwrap_or_else(|| s(obj, "Name"));
+    if check_id.is_empty() {
+        return Err(ApiError::bad("Must provide check ID or name"));
+    }
+    let _ = svc;
+    Ok(Check {
+        node: node.to_owned(),
+        check_id,
+        name: s(obj, "Name"),
+        status,
+        notes: s(obj, "Notes"),
+        output: s(obj, "Output"),
+        service_id,
+        ..Check::default()
+    })
+}
+
+async fn deregister(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let obj = object(&body)?;
+    let node = s(&obj, "Node");
+    if node.is_empty() {
+        return Err(ApiError::bad("Must provide node"));
+    }
+    let service_id = Some(s(&obj, "ServiceID")).filter(|x| !x.is_empty());
+    let check_id = Some(s(&obj, "CheckID")).filter(|x| !x.is_empty());
+    write_bool(
+        &state,
+        Op::Deregister {
+            node,
+            service_id,
+            check_id,
+        },
+    )
+    .await
+}
+
+async fn datacenters(State(state): State<ApiState>) -> Response {
+    ok(&vec![state.agent.datacenter.clone()])
+}
+
+async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let a = blocking::query(&state, &req, |st| {
+        let (i, nodes) = st.nodes();
+        (
+            i,
+            nodes.iter().map(render::node).collect::<Vec<_>>(),
+            vec![Topic::Catalog],
+        )
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let a = blocking::query(&state, &req, |st| {
+        let (i, services) = st.services();
+        (i, services, vec![Topic::Catalog])
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn service(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let tags: Vec<String> = req
+        .params
+        .all("tag")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let a = blocking::query(&state, &req, |st| {
+        let (i, rows) = st.service_nodes(&name);
+        let rows: Vec<Value> = rows
+            .iter()
+            .filter(|(_, svc)| tags.iter().all(|t| svc.tags.contains(t)))
+            .map(|(n, svc)| render::catalog_service(n, svc))
+            .collect();
+        (i, rows, vec![Topic::Catalog])
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn node(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let dc = state.agent.datacenter.clone();
+    let a = blocking::query(&state, &req, |st| {
+        let (i, found) = st.node(&name);
+        let value = found.map(|(n, services)| {
+            let services: BTreeMap<String, Value> = services
+                .iter()
+                .map(|s| (s.id.clone(), render::service(s, &dc)))
+                .collect();
+            json!({ "Node": render::node(&n), "Services": services })
+        });
+        (i, value.unwrap_or(Value::Null), vec![Topic::Catalog])
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}

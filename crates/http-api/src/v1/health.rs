@@ -1,0 +1,123 @@
+//! `/v1/health/*`.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use serde_json::{Value, json};
+use skein_state::Topic;
+use skein_types::CheckStatus;
+
+use super::agent::reject_filter;
+use super::{authorize, render};
+use crate::blocking;
+use crate::query::Req;
+use crate::response::answer;
+use crate::{Access, ApiError, ApiState};
+
+pub(crate) fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/health/service/{name}", get(service))
+        .route("/v1/health/node/{node}", get(node))
+        .route("/v1/health/checks/{name}", get(checks))
+        .route("/v1/health/state/{state}", get(by_state))
+}
+
+async fn service(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let passing = req.params.flag("passing");
+    let tags: Vec<String> = req
+        .params
+        .all("tag")
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    let dc = state.agent.datacenter.clone();
+    let a = blocking::query(&state, &req, |st| {
+        let (i, entries) = st.health_service(&name);
+        let rows: Vec<Value> = entries
+            .iter()
+            .filter(|e| tags.iter().all(|t| e.service.tags.contains(t)))
+            .filter(|e| !passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
+            .map(|e| {
+                json!({
+                    "Node": render::node(&e.node),
+                    "Service": render::service(&e.service, &dc),
+                    "Checks": e.checks.iter().map(render::check).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        (i, rows, vec![Topic::Catalog])
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn node(
+    State(state): State<ApiState>,
+    Path(node): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let a = blocking::query(&state, &req, |st| {
+        let (i, checks) = st.node_checks(&node);
+        (
+            i,
+            checks.iter().map(render::check).collect::<Vec<_>>(),
+            vec![Topic::Catalog],
+        )
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn checks(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let a = blocking::query(&state, &req, |st| {
+        let (i, checks) = st.service_checks(&name);
+        (
+            i,
+            checks.iter().map(render::check).collect::<Vec<_>>(),
+            vec![Topic::Catalog],
+        )
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
+
+async fn by_state(
+    State(state): State<ApiState>,
+    Path(wanted): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    reject_filter(&req)?;
+    let filter = match wanted.as_str() {
+        "any" => None,
+        s => Some(
+            CheckStatus::parse(s)
+                .ok_or_else(|| ApiError::bad(format!("Invalid check state {s:?}")))?,
+        ),
+    };
+    let a = blocking::query(&state, &req, |st| {
+        let (i, checks) = st.checks_in_state(filter);
+        (
+            i,
+            checks.iter().map(render::check).collect::<Vec<_>>(),
+            vec![Topic::Catalog],
+        )
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
+}
