@@ -1,0 +1,76 @@
+//! Blocking reads on KV keys.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Agent, get, put};
+
+#[test]
+fn blocking_read_returns_promptly_after_a_write() {
+    let agent = Agent::dev(&[]);
+    assert!(
+        put(&agent.url("/v1/kv/watched"), "v1")
+            .body
+            .contains("true")
+    );
+    let first = get(&agent.url("/v1/kv/watched"));
+    let index = first.index.expect("index header");
+    let url = agent.url(&format!("/v1/kv/watched?index={index}&wait=30s"));
+    let waiter = std::thread::spawn(move || {
+        let started = Instant::now();
+        (get(&url), started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    put(&agent.url("/v1/kv/unrelated"), "x");
+    put(&agent.url("/v1/kv/watched"), "v2");
+    let (resp, elapsed) = waiter.join().unwrap();
+    assert_eq!(resp.status, 200);
+    assert!(resp.index.unwrap() > index, "index advanced");
+    assert!(
+        resp.body.contains(&base64("v2")),
+        "sees the new value: {}",
+        resp.body
+    );
+    assert!(
+        elapsed < Duration::from_secs(5),
+        "woke on the write, took {elapsed:?}"
+    );
+}
+
+#[test]
+fn blocking_read_times_out_after_wait_with_the_same_index() {
+    let agent = Agent::dev(&[]);
+    put(&agent.url("/v1/kv/quiet"), "v");
+    let index = get(&agent.url("/v1/kv/quiet")).index.unwrap();
+    let started = Instant::now();
+    let resp = get(&agent.url(&format!("/v1/kv/quiet?index={index}&wait=1s")));
+    let elapsed = started.elapsed();
+    assert_eq!(resp.index, Some(index));
+    assert!(
+        elapsed >= Duration::from_secs(1),
+        "waited the full wait: {elapsed:?}"
+    );
+    assert!(
+        elapsed < Duration::from_millis(1500),
+        "wait plus at most 1/16 jitter: {elapsed:?}"
+    );
+}
+
+#[test]
+fn blocking_read_of_a_missing_key_wakes_when_it_is_created() {
+    let agent = Agent::dev(&[]);
+    let missing = get(&agent.url("/v1/kv/later"));
+    assert_eq!(missing.status, 404);
+    let index = missing.index.expect("404 carries X-Consul-Index");
+    assert!(index >= 1);
+    let url = agent.url(&format!("/v1/kv/later?index={index}&wait=30s"));
+    let waiter = std::thread::spawn(move || get(&url));
+    std::thread::sleep(Duration::from_millis(200));
+    put(&agent.url("/v1/kv/later"), "now");
+    let resp = waiter.join().unwrap();
+    assert_eq!(resp.status, 200);
+}
+
+pub(crate) fn base64(s: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}

@@ -1,0 +1,185 @@
+//! Starting the real binary and talking to it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A running `skein agent`, killed on drop. Its log is printed if the test
+/// panics.
+pub(crate) struct Agent {
+    child: Child,
+    pub(crate) http: String,
+    log: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A free TCP port on loopback.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl Agent {
+    /// `skein agent -dev` on free ports.
+    pub(crate) fn dev(extra: &[&str]) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["-dev".to_owned()];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let path = dir.path().to_owned();
+        Agent::start(&args, &path, 0, Some(dir))
+    }
+
+    /// `skein agent -server -bootstrap -data-dir=DIR` on the given ports.
+    pub(crate) fn server(data_dir: &Path, http_port: u16, server_port: u16) -> Agent {
+        let args = vec![
+            "-server".to_owned(),
+            "-bootstrap".to_owned(),
+            format!("-data-dir={}", data_dir.display()),
+            format!("-server-port={server_port}"),
+        ];
+        Agent::start(&args, data_dir, http_port, None)
+    }
+
+    fn start(
+        args: &[String],
+        logdir: &Path,
+        http_port: u16,
+        dir: Option<tempfile::TempDir>,
+    ) -> Agent {
+        let log = logdir.join(format!("agent-{}.log", free_port()));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_skein"));
+        cmd.arg("agent")
+            .args(args)
+            .args([
+                "-node=itest",
+                "-bind=127.0.0.1",
+                "-client=127.0.0.1",
+                "-dns-port=-1",
+            ])
+            .arg(format!("-http-port={http_port}"))
+            .arg("-log-level=debug")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap());
+        if !args.iter().any(|a| a.starts_with("-server-port")) {
+            cmd.arg("-server-port=0");
+        }
+        let mut child = cmd.spawn().expect("spawn skein");
+        let http = read_ready_line(&mut child, &log);
+        Agent {
+            child,
+            http,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The base URL of the HTTP API.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// SIGKILL, no cleanup.
+    pub(crate) fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_ready_line(child: &mut Child, log: &Path) -> String {
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next();
+    let line = match line {
+        Some(Ok(l)) => l,
+        _ => panic!(
+            "agent exited before it was ready; log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        ),
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
+    ready["http"][0].as_str().expect("http address").to_owned()
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let mut log = String::new();
+            if let Ok(mut f) = std::fs::File::open(&self.log) {
+                let _ = f.read_to_string(&mut log);
+            }
+            eprintln!("--- agent log ({}) ---\n{log}", self.log.display());
+        }
+    }
+}
+
+/// An HTTP response, read whole.
+pub(crate) struct Resp {
+    pub(crate) status: u16,
+    pub(crate) index: Option<u64>,
+    pub(crate) body: String,
+}
+
+impl Resp {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+fn client() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .new_agent()
+}
+
+fn read(mut r: ureq::http::Response<ureq::Body>) -> Resp {
+    let index = r
+        .headers()
+        .get("x-consul-index")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    Resp {
+        status,
+        index,
+        body,
+    }
+}
+
+pub(crate) fn get(url: &str) -> Resp {
+    read(client().get(url).call().expect("GET"))
+}
+
+pub(crate) fn put(url: &str, body: impl AsRef<[u8]>) -> Resp {
+    try_put(url, body).expect("PUT")
+}
+
+/// A PUT that reports transport failure (agent gone) instead of panicking.
+pub(crate) fn try_put(url: &str, body: impl AsRef<[u8]>) -> Option<Resp> {
+    client().put(url).send(body.as_ref()).ok().map(read)
+}
+
+pub(crate) fn delete(url: &str) -> Resp {
+    read(client().delete(url).call().expect("DELETE"))
+}
+
+/// Waits until `f` holds, up to `timeout`.
+pub(crate) fn wait_until(timeout: Duration, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
