@@ -1,6 +1,8 @@
 //! Multi-process tests of the real `skein` binary: each test starts agents
 //! on free loopback ports, talks to them over HTTP, and kills them on drop.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod bad_requests;
 mod blocking;
 mod durability;

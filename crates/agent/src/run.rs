@@ -250,7 +250,7 @@ async fn register_self(server: &Server, info: &AgentInfo, config: &RuntimeConfig
         service: Some(consul),
         checks: vec![serf],
     };
-    match server.write(Op::Register(reg)).await? {
+    match server.write(Op::Register(Box::new(reg))).await? {
         Outcome::Bool(true) => Ok(()),
         other => Err(Error::SelfRegistration(format!("{other:?}"))),
     }

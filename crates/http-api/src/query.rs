@@ -18,7 +18,7 @@ pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
     pub(crate) fn parse(query: Option<&str>) -> Self {
-        let pairs = query.map(|q| form_urlencoded_pairs(q)).unwrap_or_default();
+        let pairs = query.map(form_urlencoded_pairs).unwrap_or_default();
         Self(pairs)
     }
 

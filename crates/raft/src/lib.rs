@@ -13,6 +13,10 @@
 //!
 //! It does not decide what to propose or when: that is the server role.
 
+// openraft's storage traits return its own (large) `StorageError`; our
+// helpers return the same type so `?` composes without boxing.
+#![allow(clippy::result_large_err)]
+
 mod error;
 mod log_store;
 mod network;

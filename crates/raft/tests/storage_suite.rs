@@ -1,6 +1,8 @@
 //! openraft's own storage conformance suite against skein's redb log store
 //! and state machine, on disk (fsync on) and in memory.
 
+#![allow(clippy::result_large_err)]
+
 use std::sync::{Arc, RwLock};
 
 use openraft::StorageError;

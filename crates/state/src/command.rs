@@ -87,7 +87,7 @@ pub enum Op {
         id: String,
     },
     /// `PUT /v1/catalog/register` and agent anti-entropy.
-    Register(Registration),
+    Register(Box<Registration>),
     /// `PUT /v1/catalog/deregister`.
     Deregister {
         /// Node.

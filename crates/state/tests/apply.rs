@@ -15,7 +15,7 @@ impl Log {
             store: Store::new(),
             index: 0,
         };
-        log.apply(Op::Register(Registration {
+        log.apply(Op::Register(Box::new(Registration {
             node: Node {
                 node: "n1".into(),
                 address: "127.0.0.1".into(),
@@ -27,7 +27,7 @@ impl Log {
                 ..Check::default()
             }],
             ..Registration::default()
-        }));
+        })));
         log
     }
 
@@ -155,7 +155,7 @@ fn critical_node_check_invalidates_sessions() {
     let mut log = Log::new();
     log.session("s", SessionBehavior::Release, 0);
     log.lock(1, "k", "s");
-    log.apply(Op::Register(Registration {
+    log.apply(Op::Register(Box::new(Registration {
         node: Node {
             node: "n1".into(),
             address: "127.0.0.1".into(),
@@ -167,7 +167,7 @@ fn critical_node_check_invalidates_sessions() {
             ..Check::default()
         }],
         ..Registration::default()
-    }));
+    })));
     assert!(log.store.session_get("s").1.is_none());
     assert_eq!(log.store.kv_get("k").1.unwrap().session, None);
 }

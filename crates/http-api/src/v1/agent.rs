@@ -172,7 +172,7 @@ async fn register(
         service: Some(service),
         checks,
     };
-    match state.backend.write(Op::Register(reg)).await? {
+    match state.backend.write(Op::Register(Box::new(reg))).await? {
         Outcome::Bool(_) => Ok(ok(&Value::Null)),
         Outcome::Refused(e) => Err(e.into()),
         other => Err(ApiError::Internal(format!("unexpected outcome {other:?}"))),

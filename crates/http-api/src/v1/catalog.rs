@@ -99,7 +99,7 @@ async fn register(
         service,
         checks,
     };
-    write_bool(&state, Op::Register(reg)).await
+    write_bool(&state, Op::Register(Box::new(reg))).await
 }
 
 async fn write_bool(state: &ApiState, op: Op) -> Result<Response, ApiError> {
