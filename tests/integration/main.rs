@@ -5,6 +5,7 @@
 
 mod bad_requests;
 mod blocking;
+mod cli;
 mod durability;
 mod harness;
 mod locks;
