@@ -1,0 +1,225 @@
+//! The systems under test: a single-node skein server and a single-member etcd, each on
+//! free local ports, started and stopped through [`ChildGuard`].
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+
+use crate::proc::{ChildGuard, cargo, command_exists, log_tail, output, run_step};
+
+/// How long a server may take to become ready.
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Which server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum System {
+    Skein,
+    Etcd,
+}
+
+impl System {
+    /// Parses `skein` or `etcd`.
+    pub(crate) fn parse(name: &str) -> Result<Self> {
+        match name {
+            "skein" => Ok(Self::Skein),
+            "etcd" => Ok(Self::Etcd),
+            other => bail!("unknown system {other:?} (skein, etcd)"),
+        }
+    }
+
+    /// The lower-case name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Skein => "skein",
+            Self::Etcd => "etcd",
+        }
+    }
+}
+
+/// A running server; stopped when dropped.
+pub(crate) struct Server {
+    pub(crate) system: System,
+    /// `http://127.0.0.1:<port>`.
+    pub(crate) base: String,
+    pub(crate) version: String,
+    pub(crate) guard: ChildGuard,
+    log: PathBuf,
+}
+
+impl Server {
+    /// The end of the server's log, for error messages.
+    pub(crate) fn log_tail(&self) -> String {
+        log_tail(&self.log, 30)
+    }
+}
+
+/// How to launch one system.
+struct Launch {
+    cmd: Command,
+    http_port: u16,
+    version: String,
+}
+
+/// Builds (skein, unless `skein_bin` is given) or installs (etcd) and starts `system`
+/// under `scratch`, ready to serve.
+pub(crate) fn start(system: System, scratch: &Path, skein_bin: Option<&Path>) -> Result<Server> {
+    let dir = scratch.join(system.name());
+    std::fs::create_dir_all(&dir)?;
+    let log = dir.join("server.log");
+    let mut launch = match system {
+        System::Skein => skein_command(&dir, skein_bin)?,
+        System::Etcd => etcd_command(&dir)?,
+    };
+    println!("    $ {}", crate::proc::display(&launch.cmd));
+    let guard = ChildGuard::spawn(system.name(), &mut launch.cmd, &log)?;
+    let mut server = Server {
+        system,
+        base: format!("http://127.0.0.1:{}", launch.http_port),
+        version: launch.version,
+        guard,
+        log,
+    };
+    wait_ready(&mut server)?;
+    Ok(server)
+}
+
+/// `n` distinct free TCP ports on 127.0.0.1 (held together while picking, then released).
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let listeners = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<std::io::Result<Vec<_>>>()?)
+}
+
+fn skein_command(dir: &Path, given: Option<&Path>) -> Result<Launch> {
+    let bin = match given {
+        Some(bin) => bin.to_path_buf(),
+        None => {
+            let build = ["build", "--release", "--bin", "skein"];
+            run_step("build skein (release)", cargo().args(build))?;
+            crate::target_dir().join("release").join("skein")
+        }
+    };
+    let [http, server, lan, wan] = <[u16; 4]>::try_from(free_ports(4)?)
+        .map_err(|_| anyhow::anyhow!("invariant: free_ports(4) returns 4 ports"))?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(["agent", "-server", "-bootstrap", "-node=bench"])
+        .arg(format!("-data-dir={}", dir.join("data").display()))
+        .args(["-bind=127.0.0.1", "-client=127.0.0.1"])
+        .arg(format!("-http-port={http}"))
+        .arg("-dns-port=-1")
+        .arg(format!("-server-port={server}"))
+        .arg(format!("-serf-lan-port={lan}"))
+        .arg(format!("-serf-wan-port={wan}"));
+    let git = output(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
+    let mut version = format!("skein {}", git.unwrap_or_else(|_| "(unknown rev)".into()));
+    if given.is_some() {
+        version = format!("{version} (binary {})", bin.display());
+    }
+    Ok(Launch {
+        cmd,
+        http_port: http,
+        version,
+    })
+}
+
+fn etcd_command(dir: &Path) -> Result<Launch> {
+    ensure_etcd()?;
+    let [client, peer] = <[u16; 2]>::try_from(free_ports(2)?)
+        .map_err(|_| anyhow::anyhow!("invariant: free_ports(2) returns 2 ports"))?;
+    let client_url = format!("http://127.0.0.1:{client}");
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    let mut cmd = Command::new("etcd");
+    cmd.arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--name", "bench"])
+        .args(["--listen-client-urls", &client_url])
+        .args(["--advertise-client-urls", &client_url])
+        .args(["--listen-peer-urls", &peer_url])
+        .args(["--initial-advertise-peer-urls", &peer_url])
+        .args(["--initial-cluster", &format!("bench={peer_url}")]);
+    let version = output(Command::new("etcd").arg("--version"))?;
+    let first = version.lines().next().unwrap_or("etcd ?");
+    Ok(Launch {
+        cmd,
+        http_port: client,
+        version: first.replace("etcd Version: ", "etcd "),
+    })
+}
+
+/// `apt-get install etcd-server` (Debian's etcd 3.4) unless `etcd` is on PATH.
+fn ensure_etcd() -> Result<()> {
+    if command_exists("etcd") {
+        return Ok(());
+    }
+    let root = output(Command::new("id").arg("-u")).is_ok_and(|uid| uid == "0");
+    let apt = |args: &[&str]| {
+        let mut cmd = if root {
+            Command::new("apt-get")
+        } else {
+            Command::new("sudo")
+        };
+        if !root {
+            cmd.arg("apt-get");
+        }
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    let install = ["install", "-y", "-q", "etcd-server"];
+    if run_step("install etcd-server", &mut apt(&install)).is_err() {
+        run_step("apt-get update", &mut apt(&["update", "-q"]))?;
+        run_step("install etcd-server", &mut apt(&install))?;
+    }
+    Ok(())
+}
+
+/// Polls the server's readiness endpoint; fails early if the process exits.
+fn wait_ready(server: &mut Server) -> Result<()> {
+    let agent = super::load::agent();
+    let (path, ready): (&str, fn(&str) -> bool) = match server.system {
+        // a JSON string naming the leader, e.g. "127.0.0.1:8300"
+        System::Skein => ("/v1/status/leader", |b| {
+            !b.trim().trim_matches('"').is_empty()
+        }),
+        System::Etcd => ("/health", |b| b.contains("\"true\"")),
+    };
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(status) = server.guard.exited()? {
+            bail!(
+                "{} exited ({status}) before it was ready; log tail:\n{}",
+                server.system.name(),
+                server.log_tail()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "{} not ready after {READY_TIMEOUT:?}; log tail:\n{}",
+                server.system.name(),
+                server.log_tail()
+            );
+        }
+        let url = format!("{}{path}", server.base);
+        if let Ok(mut r) = agent.get(&url).call()
+            && r.status().is_success()
+            && r.body_mut().read_to_string().is_ok_and(|b| ready(&b))
+        {
+            return Ok(());
+        }
+        sleep(Duration::from_millis(100));
+    }
+}
+
+/// `VmRSS` of a process in KiB, from `/proc/<pid>/status`.
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}

@@ -1,0 +1,75 @@
+//! `cargo xtask <verb>`: skein's developer tasks.
+//!
+//! - `test`: the project's test command (what `.ci/run` calls): `verify`, then the
+//!   py-consul conformance suite against the debug binary.
+//! - `verify`: rustfmt check, clippy, the workspace tests.
+//! - `compat`: only the py-consul conformance suite (see `tests/compat/README.md`).
+//! - `bench kv`: skein vs etcd KV throughput and latency (by hand, never in CI).
+#![allow(clippy::print_stdout)]
+
+mod bench;
+mod compat;
+mod junit;
+mod proc;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <verb> [options]
+
+  test [--skip-compat] [--no-fail-fast]
+        fmt check, clippy, workspace tests, then the py-consul conformance suite
+  verify [--no-fail-fast]
+        fmt check, clippy, workspace tests
+  compat [--update-expectations] [--bin PATH] [-- PYTEST_ARGS...]
+        build target/debug/skein and run py-consul 1.8.0's test suite against it;
+        e.g. `cargo xtask compat -- -k test_kv`
+  bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--skein-bin PATH]
+        KV put/get throughput and latency, skein vs etcd (builds a release skein
+        unless --skein-bin is given)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("\nxtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((verb, rest)) = args.split_first() else {
+        bail!("no verb given\n\n{USAGE}");
+    };
+    match verb.as_str() {
+        "test" => test::run(&test::Options::parse(rest)?),
+        "verify" => test::verify(&test::Options::parse(rest)?),
+        "compat" => compat::run(&compat::Options::parse(rest)?),
+        "bench" => bench::run(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown verb {other:?}\n\n{USAGE}"),
+    }
+}
+
+/// The workspace root (the parent of this crate's directory).
+fn repo_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Cargo's target directory: `$CARGO_TARGET_DIR` if set, else `<repo>/target`.
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => repo_root().join(dir),
+        None => repo_root().join("target"),
+    }
+}
