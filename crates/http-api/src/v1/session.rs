@@ -180,7 +180,6 @@ async fn renew(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    check_id(&id)?;
     if !state.backend.session_renew(&id).await? {
         return Err(ApiError::NotFound(format!("Session id '{id}' not found")));
     }
