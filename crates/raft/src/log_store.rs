@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::{NodeId, TypeConfig};
 
@@ -84,9 +84,16 @@ impl LogStore {
         }
     }
 
-    fn put_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
+    fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+        durability: Durability,
+    ) -> StorageResult<()> {
         let bytes = encode(value)?;
-        let txn = self.db.begin_write().map_err(write_err)?;
+        let mut txn = self.db.begin_write().map_err(write_err)?;
+        txn.set_durability(durability)
+            .map_err(|e| StorageError::from(StorageIOError::<NodeId>::write_logs(&e)))?;
         {
             let mut table = txn.open_table(META).map_err(write_err)?;
             table.insert(key, bytes.as_slice()).map_err(write_err)?;
@@ -156,7 +163,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
-        self.put_meta(VOTE, vote)
+        self.put_meta(VOTE, vote, Durability::Immediate)
             .map_err(|_| StorageIOError::write_vote(&std::io::Error::other("save vote")).into())
     }
 
@@ -164,8 +171,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(VOTE)
     }
 
+    /// The committed index is a hint for replay after restart (openraft
+    /// recomputes it otherwise), so it rides along with the next fsync
+    /// instead of costing one of its own.
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        self.put_meta(COMMITTED, &committed)
+        self.put_meta(COMMITTED, &committed, Durability::None)
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
@@ -197,7 +207,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.put_meta(LAST_PURGED, &log_id)?;
+        self.put_meta(LAST_PURGED, &log_id, Durability::Immediate)?;
         self.delete_range(..=log_id.index)
     }
 }

@@ -28,3 +28,18 @@ pub enum Error {
 
 /// Result with this crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+// === impl Error ===
+
+impl Error {
+    /// The same error again, for every writer of a failed batch.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::NotLeader { leader } => Self::NotLeader {
+                leader: leader.clone(),
+            },
+            Self::NoLeader => Self::NoLeader,
+            other => Self::Fatal(other.to_string()),
+        }
+    }
+}

@@ -13,6 +13,7 @@
 
 mod error;
 mod options;
+mod proposer;
 mod server;
 mod sessions;
 

@@ -5,13 +5,14 @@ use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use openraft::error::{ClientWriteError, RaftError};
+use openraft::error::RaftError;
 use openraft::{BasicNode, ServerState};
 use skein_raft::{LogStore, NetworkFactory, Raft, RaftService, SharedStore, StateMachine};
-use skein_state::{Command, Op, Outcome, Store};
+use skein_state::{Op, Outcome, Store};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::proposer::Proposer;
 use crate::sessions::SessionTimers;
 use crate::{Error, Result, ServerOptions};
 
@@ -54,6 +55,7 @@ pub struct Server {
     store: SharedStore,
     options: ServerOptions,
     sessions: Arc<SessionTimers>,
+    proposer: Proposer,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -100,11 +102,14 @@ impl Server {
             tasks.push(spawn_rpc(bind, raft.clone()).await?);
         }
         let sessions = Arc::new(SessionTimers::default());
+        let (proposer, task) = Proposer::spawn(raft.clone());
+        tasks.push(task);
         let mut server = Self {
             raft,
             store,
             options,
             sessions,
+            proposer,
             tasks,
         };
         server.bootstrap().await?;
@@ -161,24 +166,10 @@ impl Server {
         &self.options
     }
 
-    /// Proposes `op` and returns its outcome once applied.
+    /// Proposes `op` and returns its outcome once applied. Concurrent
+    /// writes share one Raft entry (see `proposer`).
     pub async fn write(&self, op: Op) -> Result<Outcome> {
-        let cmd = Command {
-            at_ms: now_ms(),
-            op,
-        };
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(match f.leader_node {
-                    Some(n) => Error::NotLeader {
-                        leader: Some(n.addr),
-                    },
-                    None => Error::NoLeader,
-                })
-            }
-            Err(e) => Err(Error::Fatal(e.to_string())),
-        }
+        self.proposer.write(op).await
     }
 
     /// Prepares a read at `consistency`: checks leadership as the mode asks.

@@ -20,6 +20,9 @@ pub struct Command {
 pub enum Op {
     /// Does nothing (leader's first entry, barriers).
     Noop,
+    /// Several independent commands proposed together (group commit): each
+    /// applies on its own, in order, at the same index.
+    Batch(Vec<Op>),
     /// `PUT /v1/kv/:key`.
     KvSet {
         /// Key.
@@ -114,4 +117,6 @@ pub enum Outcome {
     Txn(Result<Vec<TxnResult>, Vec<TxnError>>),
     /// The command was refused and changed nothing.
     Refused(ApplyError),
+    /// The outcomes of a batch, in order.
+    Batch(Vec<Outcome>),
 }

@@ -55,15 +55,17 @@ impl Store {
     /// depends only on the current tables, `index` and `cmd`.
     pub fn apply(&mut self, index: Index, cmd: &Command) -> Outcome {
         self.data.index = self.data.index.max(index);
-        let outcome = self.dispatch(index, cmd);
+        let outcome = self.dispatch(index, cmd.at_ms, &cmd.op);
         self.fire_changed();
         outcome
     }
 
-    fn dispatch(&mut self, index: Index, cmd: &Command) -> Outcome {
-        let at = cmd.at_ms;
-        match &cmd.op {
+    fn dispatch(&mut self, index: Index, at: u64, op: &Op) -> Outcome {
+        match op {
             Op::Noop => Outcome::Unit,
+            Op::Batch(ops) => {
+                Outcome::Batch(ops.iter().map(|op| self.dispatch(index, at, op)).collect())
+            }
             Op::KvSet { key, value, flags } => self.kv_set(index, key, value, *flags),
             Op::KvCas {
                 key,

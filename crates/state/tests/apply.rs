@@ -249,3 +249,39 @@ fn futures_noop_poll(w: skein_state::Watch) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
     matches!(w.as_mut().poll(&mut cx), Poll::Ready(()))
 }
+
+#[test]
+fn a_batch_applies_each_op_in_order_at_one_index() {
+    let mut log = Log::new();
+    let cas = |value: &str| Op::KvCas {
+        key: "b".into(),
+        value: value.into(),
+        flags: 0,
+        index: 0,
+    };
+    let outcome = log.apply(Op::Batch(vec![
+        cas("first"),
+        cas("second"),
+        Op::KvSet {
+            key: "c".into(),
+            value: b"x".to_vec(),
+            flags: 0,
+        },
+    ]));
+    assert_eq!(
+        outcome,
+        Outcome::Batch(vec![
+            Outcome::Bool(true),
+            Outcome::Bool(false),
+            Outcome::Bool(true)
+        ])
+    );
+    let (b, c) = (
+        log.store.kv_get("b").1.unwrap(),
+        log.store.kv_get("c").1.unwrap(),
+    );
+    assert_eq!(
+        (b.value, b.modify_index, c.modify_index),
+        (b"first".to_vec(), log.index, log.index)
+    );
+}
