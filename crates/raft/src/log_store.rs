@@ -128,6 +128,32 @@ impl LogStore {
     }
 }
 
+/// Runs a blocking storage call (a commit fsyncs) without stalling the
+/// other tasks of a multi-threaded runtime: the worker hands its queue off
+/// for the duration.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Appends `entries` in one redb transaction, durable when it returns.
+fn write_entries(db: &Database, entries: &[Entry<TypeConfig>]) -> StorageResult<()> {
+    let txn = db.begin_write().map_err(write_err)?;
+    {
+        let mut table = txn.open_table(LOGS).map_err(write_err)?;
+        for entry in entries {
+            let bytes = encode(entry)?;
+            table
+                .insert(entry.log_id.index, bytes.as_slice())
+                .map_err(write_err)?;
+        }
+    }
+    txn.commit().map_err(write_err)
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -187,17 +213,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let txn = self.db.begin_write().map_err(write_err)?;
-        {
-            let mut table = txn.open_table(LOGS).map_err(write_err)?;
-            for entry in entries {
-                let bytes = encode(&entry)?;
-                table
-                    .insert(entry.log_id.index, bytes.as_slice())
-                    .map_err(write_err)?;
-            }
-        }
-        txn.commit().map_err(write_err)?;
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        blocking(|| write_entries(&self.db, &entries))?;
         callback.log_io_completed(Ok(()));
         Ok(())
     }

@@ -28,6 +28,7 @@ pub enum Op {
         /// Key.
         key: String,
         /// Value.
+        #[serde(with = "skein_types::bytes")]
         value: Vec<u8>,
         /// Flags.
         flags: u64,
@@ -37,6 +38,7 @@ pub enum Op {
         /// Key.
         key: String,
         /// Value.
+        #[serde(with = "skein_types::bytes")]
         value: Vec<u8>,
         /// Flags.
         flags: u64,
@@ -48,6 +50,7 @@ pub enum Op {
         /// Key.
         key: String,
         /// Value.
+        #[serde(with = "skein_types::bytes")]
         value: Vec<u8>,
         /// Flags.
         flags: u64,
@@ -59,6 +62,7 @@ pub enum Op {
         /// Key.
         key: String,
         /// Value.
+        #[serde(with = "skein_types::bytes")]
         value: Vec<u8>,
         /// Flags.
         flags: u64,

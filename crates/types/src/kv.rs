@@ -12,6 +12,7 @@ pub struct KvEntry {
     /// Opaque client flags.
     pub flags: u64,
     /// The raw value (empty means Consul's `Value: null`).
+    #[serde(with = "crate::bytes")]
     pub value: Vec<u8>,
     /// Index of the write that created the key.
     pub create_index: Index,

@@ -6,6 +6,7 @@
 //! machine (`skein-state`) gives them meaning; the HTTP layer (`skein-http-api`)
 //! renders them in Consul's JSON shapes.
 
+pub mod bytes;
 pub mod catalog;
 pub mod kv;
 pub mod session;

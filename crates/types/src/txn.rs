@@ -109,6 +109,7 @@ pub enum TxnOp {
         /// Key (prefix for tree verbs).
         key: String,
         /// Value to write.
+        #[serde(with = "crate::bytes")]
         value: Vec<u8>,
         /// Flags to write.
         flags: u64,
