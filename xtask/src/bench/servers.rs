@@ -120,8 +120,8 @@ fn skein_command(dir: &Path, given: Option<&Path>) -> Result<Launch> {
         .arg(format!("-serf-wan-port={wan}"));
     let git = output(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
     let mut version = format!("skein {}", git.unwrap_or_else(|_| "(unknown rev)".into()));
-    if given.is_some() {
-        version = format!("{version} (binary {})", bin.display());
+    if let Some(name) = given.and_then(|_| bin.file_name()) {
+        version = format!("{version} (given binary `{}`)", name.to_string_lossy());
     }
     Ok(Launch {
         cmd,
