@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod agent_checks;
 mod bad_requests;
 mod blocking;
 mod cli;

@@ -9,7 +9,10 @@
 //! will also own the agent's local state, checks and anti-entropy.
 
 mod backend;
+mod checks;
 mod error;
+mod local;
+mod local_agent;
 mod node_id;
 mod run;
 

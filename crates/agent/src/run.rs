@@ -4,10 +4,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use skein_config::RuntimeConfig;
+use skein_config::{RuntimeConfig, ServiceDefinition};
 use skein_http_api::{AgentInfo, ApiConfig, ApiState, StaticAuthorizer};
 use skein_server::{Server, ServerOptions, raft_id_for};
-use skein_state::{Op, Outcome, Registration};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -15,6 +14,8 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::backend::ServerBackend;
+use crate::local::{Fixed, LocalState, spawn_sync};
+use crate::local_agent::{Agent as LocalAgentImpl, Source};
 use crate::node_id::node_id;
 use crate::{Error, Result};
 
@@ -31,6 +32,7 @@ pub struct Agent {
     server: Arc<Server>,
     shutdown: Arc<Notify>,
     http_tasks: Vec<JoinHandle<()>>,
+    sync: JoinHandle<()>,
 }
 
 /// Runs the agent until it is told to stop.
@@ -85,8 +87,19 @@ impl Agent {
         info!(node = %config.node_name, rpc = %rpc_addr, "server started");
         let shutdown = Arc::new(Notify::new());
         let info = agent_info(&config, &node_id, rpc_addr);
-        register_self(&server, &info, &config).await?;
-        let state = api_state(&config, &server, &shutdown, info);
+        let local = LocalAgentImpl {
+            state: LocalState::new(&info.node_name),
+            enable_script_checks: config.enable_script_checks,
+            enable_local_script_checks: config.enable_local_script_checks,
+        };
+        register_config_services(&local, &config)?;
+        let sync = spawn_sync(
+            local.state.clone(),
+            server.clone(),
+            fixed_entries(&info, &config),
+        );
+        local.state.sync.wait(local.state.sync.request()).await;
+        let state = api_state(&config, &server, &shutdown, info, local);
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
         info!(http = ?http_addrs, "agent running");
         Ok(Self {
@@ -95,6 +108,7 @@ impl Agent {
             server,
             shutdown,
             http_tasks,
+            sync,
         })
     }
 
@@ -118,6 +132,7 @@ impl Agent {
     /// Stops serving and shuts Raft down.
     pub async fn stop(self) {
         self.shutdown.notify_waiters();
+        self.sync.abort();
         for t in self.http_tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
@@ -188,6 +203,7 @@ fn api_state(
     server: &Arc<Server>,
     shutdown: &Arc<Notify>,
     info: AgentInfo,
+    local: LocalAgentImpl,
 ) -> ApiState {
     let backend = ServerBackend {
         server: server.clone(),
@@ -213,12 +229,13 @@ fn api_state(
         agent: Arc::new(info),
         config: Arc::new(api),
         auth: Arc::new(auth),
+        local: Arc::new(local),
     }
 }
 
-/// The catalog entry every server keeps for itself: its node, the
-/// `serfHealth` check and the `consul` service.
-async fn register_self(server: &Server, info: &AgentInfo, config: &RuntimeConfig) -> Result<()> {
+/// What anti-entropy keeps in the catalog besides local registrations:
+/// the node, and (on servers) the `serfHealth` check and `consul` service.
+fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
     let node = Node {
         id: info.node_id.clone(),
         node: info.node_name.clone(),
@@ -232,6 +249,7 @@ async fn register_self(server: &Server, info: &AgentInfo, config: &RuntimeConfig
         ..Node::default()
     };
     let serf = Check {
+        node: info.node_name.clone(),
         check_id: "serfHealth".into(),
         name: "Serf Health Status".into(),
         status: CheckStatus::Passing,
@@ -244,16 +262,23 @@ async fn register_self(server: &Server, info: &AgentInfo, config: &RuntimeConfig
         port: info.server_port,
         ..ServiceInstance::default()
     };
-    let reg = Registration {
+    Fixed {
         node,
-        skip_node_update: false,
-        service: Some(consul),
+        services: vec![consul],
         checks: vec![serf],
-    };
-    match server.write(Op::Register(Box::new(reg))).await? {
-        Outcome::Bool(true) => Ok(()),
-        other => Err(Error::SelfRegistration(format!("{other:?}"))),
     }
+}
+
+/// Registers the services of the config files (`services`, `service`).
+fn register_config_services(agent: &LocalAgentImpl, config: &RuntimeConfig) -> Result<()> {
+    for raw in &config.services {
+        let def = ServiceDefinition::from_json(raw)
+            .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
+        agent
+            .add_service(def, true, Source::Local)
+            .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
+    }
+    Ok(())
 }
 
 async fn serve_http(

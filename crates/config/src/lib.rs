@@ -17,6 +17,7 @@ mod builder;
 mod check;
 mod de_error;
 pub mod defaults;
+mod definition;
 mod duration;
 mod env;
 mod error;
@@ -32,6 +33,7 @@ mod user;
 mod tests;
 
 pub use builder::Builder;
+pub use definition::{CheckDefinition, CheckKind, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition};
 pub use duration::{DurationError, DurationValue, format_go_duration, parse_go_duration};
 pub use env::{Environment, MemoryEnvironment, OsEnvironment};
 pub use error::ConfigError;

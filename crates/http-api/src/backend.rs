@@ -5,8 +5,10 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
+use skein_config::{CheckDefinition, ServiceDefinition};
 use skein_state::{Op, Outcome, Store};
 use skein_types::wire;
+use skein_types::{Check, CheckStatus, ServiceInstance};
 
 /// Read consistency requested by `?stale` / `?consistent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,4 +145,60 @@ impl Default for ApiConfig {
             acl_default_policy: "allow".into(),
         }
     }
+}
+
+/// Why the agent refused a change to its local services and checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LocalError {
+    /// The service or check does not exist (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// The request is not acceptable (400).
+    #[error("{0}")]
+    Invalid(String),
+    /// The request is acceptable but failed (500).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The agent's own services and checks (`/v1/agent/...`), kept apart from
+/// the catalog and synced to it by anti-entropy.
+pub trait LocalAgent: Send + Sync + 'static {
+    /// Adds or replaces a service and its checks; resolves once the catalog has it.
+    fn register_service(
+        &self,
+        def: ServiceDefinition,
+        replace_checks: bool,
+    ) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Removes a service and its checks.
+    fn deregister_service(&self, id: String) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Adds or replaces a check.
+    fn register_check(&self, def: CheckDefinition) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Removes a check.
+    fn deregister_check(&self, id: String) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Sets a TTL check's status (`pass`/`warn`/`fail`/`update`).
+    fn update_ttl(
+        &self,
+        id: String,
+        status: CheckStatus,
+        output: String,
+    ) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Puts a service into or out of maintenance.
+    fn service_maintenance(
+        &self,
+        id: String,
+        enable: bool,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Puts the node into or out of maintenance.
+    fn node_maintenance(
+        &self,
+        enable: bool,
+        reason: String,
+    ) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// The local services.
+    fn services(&self) -> Vec<ServiceInstance>;
+    /// The local checks.
+    fn checks(&self) -> Vec<Check>;
 }

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use skein_state::ApplyError;
 use skein_types::wire;
 
-use crate::BackendError;
+use crate::{BackendError, LocalError};
 
 /// An error answer of the API: Consul's status code and plain-text reason.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -73,5 +73,15 @@ impl From<BackendError> for ApiError {
 impl From<ApplyError> for ApiError {
     fn from(e: ApplyError) -> Self {
         Self::Internal(e.to_string())
+    }
+}
+
+impl From<LocalError> for ApiError {
+    fn from(e: LocalError) -> Self {
+        match e {
+            LocalError::NotFound(m) => Self::NotFound(m),
+            LocalError::Invalid(m) => Self::BadRequest(m),
+            LocalError::Failed(m) => Self::Internal(m),
+        }
     }
 }

@@ -20,6 +20,9 @@ mod router;
 mod v1;
 
 pub use auth::{Access, Authorizer, StaticAuthorizer};
-pub use backend::{AgentInfo, ApiConfig, Backend, BackendError, Consistency, Peer, ReadMeta};
+pub use backend::{
+    AgentInfo, ApiConfig, Backend, BackendError, Consistency, LocalAgent, LocalError, Peer,
+    ReadMeta,
+};
 pub use error::ApiError;
 pub use router::{ApiState, router};

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use tracing::Instrument;
 
 use crate::v1::{agent, catalog, health, kv, operator, session, snapshot, status, txn};
-use crate::{AgentInfo, ApiConfig, Authorizer, Backend};
+use crate::{AgentInfo, ApiConfig, Authorizer, Backend, LocalAgent};
 
 /// Largest request body accepted at all (snapshot restores); endpoints
 /// enforce their own, smaller limits.
@@ -27,6 +27,8 @@ pub struct ApiState {
     pub config: Arc<ApiConfig>,
     /// Authorization of tokens.
     pub auth: Arc<dyn Authorizer>,
+    /// The agent's own services and checks.
+    pub local: Arc<dyn LocalAgent>,
 }
 
 /// The whole `/v1` API.
@@ -45,9 +47,24 @@ pub fn router(state: ApiState) -> Router {
         .merge(agent::routes())
         .merge(catalog::routes())
         .merge(health::routes())
+        .route("/", get(root))
+        .route("/ui", get(ui))
+        .route("/ui/", get(ui))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(middleware::from_fn(trace_request))
         .with_state(state)
+}
+
+/// `/` sends browsers to the UI, as Consul does.
+async fn root() -> Response {
+    axum::response::Redirect::permanent("/ui/").into_response()
+}
+
+/// The UI's landing page; the web UI itself is not built yet.
+async fn ui() -> Response {
+    let page = "<!doctype html><title>skein</title><h1>skein</h1>\
+                <p>The web UI is not part of this build. The HTTP API is at <code>/v1/</code>.</p>";
+    axum::response::Html(page).into_response()
 }
 
 async fn trace_request(req: Request, next: Next) -> Response {

@@ -262,6 +262,18 @@ impl Store {
         (self.catalog_index(), out)
     }
 
+    /// Every service instance, with its node.
+    pub fn service_instances(&self) -> (Index, Vec<(Node, ServiceInstance)>) {
+        let mut out = Vec::new();
+        for (node, services) in &self.data.services {
+            let Some(n) = self.data.nodes.get(node) else {
+                continue;
+            };
+            out.extend(services.values().map(|s| (n.clone(), s.clone())));
+        }
+        (self.catalog_index(), out)
+    }
+
     /// Instances of one service, with their node.
     pub fn service_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
         let mut out = Vec::new();

@@ -1,5 +1,5 @@
-//! `/v1/agent/*`: the agent's own view. Service registration writes the
-//! catalog entry of this agent's node through Raft.
+//! `/v1/agent/*`: the agent's own services and checks (through
+//! [`LocalAgent`](crate::LocalAgent)) and facts about the agent.
 
 use std::collections::BTreeMap;
 
@@ -8,11 +8,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, put};
-use serde_json::{Map, Value, json};
-use skein_state::{Op, Outcome, Registration};
-use skein_types::{Check, CheckStatus, Node, ServiceInstance};
+use serde_json::{Value, json};
+use skein_config::{CheckDefinition, ServiceDefinition};
+use skein_types::CheckStatus;
 
-use super::{authorize, check_path_name, render};
+use super::{authorize, check_path_name, filter_of, render};
 use crate::query::Req;
 use crate::response::ok;
 use crate::{Access, AgentInfo, ApiError, ApiState};
@@ -25,6 +25,18 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/agent/checks", get(checks))
         .route("/v1/agent/service/register", put(register))
         .route("/v1/agent/service/deregister/{id}", put(deregister))
+        .route(
+            "/v1/agent/service/maintenance/{id}",
+            put(service_maintenance),
+        )
+        .route("/v1/agent/service/{id}", get(service))
+        .route("/v1/agent/maintenance", put(node_maintenance))
+        .route("/v1/agent/check/register", put(check_register))
+        .route("/v1/agent/check/deregister/{id}", put(check_deregister))
+        .route("/v1/agent/check/pass/{id}", put(check_pass))
+        .route("/v1/agent/check/warn/{id}", put(check_warn))
+        .route("/v1/agent/check/fail/{id}", put(check_fail))
+        .route("/v1/agent/check/update/{id}", put(check_update))
         .route("/v1/agent/leave", put(leave))
 }
 
@@ -95,62 +107,70 @@ async fn members(State(state): State<ApiState>, req: Req) -> Result<Response, Ap
 
 async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
-    let store = state.backend.store();
-    let services = store
-        .read()
-        .ok()
-        .and_then(|s| s.node(&state.agent.node_name).1)
-        .map(|(_, s)| s)
-        .unwrap_or_default();
-    let map: BTreeMap<String, Value> = services
+    let dc = &state.agent.datacenter;
+    let rows: Vec<(String, Value)> = state
+        .local
+        .services()
         .iter()
-        .filter(|s| s.service != "consul")
-        .map(|s| (s.id.clone(), render::service(s, &state.agent.datacenter)))
+        .map(|s| (s.id.clone(), render::service(s, dc)))
         .collect();
-    Ok(ok(&map))
+    let kept = filtered(&req, rows)?;
+    Ok(ok(&kept.into_iter().collect::<BTreeMap<_, _>>()))
+}
+
+async fn service(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    let found = state.local.services().into_iter().find(|s| s.id == id);
+    let Some(svc) = found else {
+        return Err(ApiError::NotFound(format!("unknown service ID: {id}")));
+    };
+    let mut body = render::service(&svc, &state.agent.datacenter);
+    let hash = content_hash(&body);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert("ContentHash".into(), json!(hash));
+    }
+    let mut resp = ok(&body);
+    if let Ok(v) = axum::http::HeaderValue::from_str(&hash) {
+        resp.headers_mut().insert("x-consul-contenthash", v);
+    }
+    Ok(resp)
+}
+
+fn content_hash(v: &Value) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in v.to_string().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }
 
 async fn checks(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
-    let store = state.backend.store();
-    let checks = store
-        .read()
-        .ok()
-        .map(|s| s.node_checks(&state.agent.node_name).1)
-        .unwrap_or_default();
-    let map: BTreeMap<String, Value> = checks
+    let rows: Vec<(String, Value)> = state
+        .local
+        .checks()
         .iter()
-        .filter(|c| c.check_id != "serfHealth")
         .map(|c| (c.check_id.clone(), render::check(c)))
         .collect();
-    Ok(ok(&map))
+    let kept = filtered(&req, rows)?;
+    Ok(ok(&kept.into_iter().collect::<BTreeMap<_, _>>()))
 }
 
-/// `?filter=` is not evaluated yet; refusing is better than a wrong answer.
-pub(crate) fn reject_filter(req: &Req) -> Result<(), ApiError> {
-    match req.params.get("filter") {
-        Some(f) if !f.is_empty() => Err(ApiError::bad(
-            "filter expressions are not supported by this skein version",
-        )),
-        _ => Ok(()),
+/// Applies `?filter=` to the values of keyed rows.
+fn filtered(req: &Req, mut rows: Vec<(String, Value)>) -> Result<Vec<(String, Value)>, ApiError> {
+    if let Some(f) = filter_of(req)? {
+        rows.retain(|(_, v)| f.matches(v));
     }
+    Ok(rows)
 }
 
-/// Looks a field up by Consul's PascalCase name or its snake_case alias.
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    let want = name.to_ascii_lowercase();
-    obj.iter()
-        .find(|(k, _)| k.replace('_', "").to_ascii_lowercase() == want)
-        .map(|(_, v)| v)
-}
-
-fn str_field(obj: &Map<String, Value>, name: &str) -> String {
-    field(obj, name)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+fn body_json(body: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))
 }
 
 async fn register(
@@ -159,157 +179,11 @@ async fn register(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let def: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
-    let obj = def
-        .as_object()
-        .ok_or_else(|| ApiError::bad("Request decode failed: expected an object"))?;
-    let service = parse_service(obj)?;
-    let checks = parse_checks(obj, &service)?;
-    let reg = Registration {
-        node: self_node(&state.agent),
-        skip_node_update: true,
-        service: Some(service),
-        checks,
-    };
-    match state.backend.write(Op::Register(Box::new(reg))).await? {
-        Outcome::Bool(_) => Ok(ok(&Value::Null)),
-        Outcome::Refused(e) => Err(e.into()),
-        other => Err(ApiError::Internal(format!("unexpected outcome {other:?}"))),
-    }
-}
-
-pub(crate) fn self_node(agent: &AgentInfo) -> Node {
-    Node {
-        id: agent.node_id.clone(),
-        node: agent.node_name.clone(),
-        address: agent.address.clone(),
-        datacenter: agent.datacenter.clone(),
-        tagged_addresses: BTreeMap::from([
-            ("lan".into(), agent.address.clone()),
-            ("wan".into(), agent.address.clone()),
-        ]),
-        ..Node::default()
-    }
-}
-
-fn parse_service(obj: &Map<String, Value>) -> Result<ServiceInstance, ApiError> {
-    let name = str_field(obj, "Name");
-    if name.is_empty() {
-        return Err(ApiError::bad("Missing service name"));
-    }
-    let id = Some(str_field(obj, "ID"))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| name.clone());
-    check_path_name(&id)?;
-    let port = match field(obj, "Port") {
-        None | Some(Value::Null) => 0,
-        Some(v) => v
-            .as_u64()
-            .and_then(|p| u16::try_from(p).ok())
-            .ok_or_else(|| ApiError::bad("Request decode failed: invalid Port"))?,
-    };
-    let decode = |key: &str| field(obj, key).cloned().filter(|v| !v.is_null());
-    let mut extra = BTreeMap::new();
-    for key in [
-        "TaggedAddresses",
-        "Weights",
-        "Proxy",
-        "Connect",
-        "EnableTagOverride",
-    ] {
-        if let Some(v) = decode(key) {
-            extra.insert(key.to_owned(), v);
-        }
-    }
-    Ok(ServiceInstance {
-        id,
-        service: name,
-        tags: decode("Tags")
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|_| ApiError::bad("Request decode failed: invalid Tags"))?
-            .unwrap_or_default(),
-        address: str_field(obj, "Address"),
-        port,
-        meta: decode("Meta")
-            .map(serde_json::from_value)
-            .transpose()
-            .map_err(|_| ApiError::bad("Request decode failed: invalid Meta"))?
-            .unwrap_or_default(),
-        kind: str_field(obj, "Kind"),
-        extra,
-        create_index: 0,
-        modify_index: 0,
-    })
-}
-
-fn parse_checks(obj: &Map<String, Value>, svc: &ServiceInstance) -> Result<Vec<Check>, ApiError> {
-    let mut defs: Vec<&Map<String, Value>> = Vec::new();
-    if let Some(Value::Object(c)) = field(obj, "Check") {
-        defs.push(c);
-    }
-    if let Some(Value::Array(list)) = field(obj, "Checks") {
-        defs.extend(list.iter().filter_map(Value::as_object));
-    }
-    let many = defs.len() > 1;
-    defs.iter()
-        .enumerate()
-        .map(|(i, d)| parse_check(d, svc, many.then_some(i + 1)))
-        .collect()
-}
-
-fn parse_check(
-    def: &Map<String, Value>,
-    svc: &ServiceInstance,
-    n: Option<usize>,
-) -> Result<Check, ApiError> {
-    let default_id = match n {
-        Some(n) => format!("service:{}:{n}", svc.id),
-        None => format!("service:{}", svc.id),
-    };
-    let id = Some(str_field(def, "CheckID"))
-        .filter(|s| !s.is_empty())
-        .or_else(|| Some(str_field(def, "ID")).filter(|s| !s.is_empty()))
-        .unwrap_or(default_id);
-    let status = match str_field(def, "Status").as_str() {
-        "" => CheckStatus::Critical,
-        s => CheckStatus::parse(s)
-            .ok_or_else(|| ApiError::bad(format!("Invalid check status {s:?}")))?,
-    };
-    let check_type = [
-        "TTL",
-        "HTTP",
-        "TCP",
-        "GRPC",
-        "Args",
-        "H2PING",
-        "AliasService",
-    ]
-    .iter()
-    .find(|k| field(def, k).is_some_and(|v| !v.is_null()))
-    .map(|k| {
-        if *k == "Args" {
-            "script".to_owned()
-        } else {
-            k.to_ascii_lowercase()
-        }
-    })
-    .unwrap_or_default();
-    Ok(Check {
-        check_id: id,
-        name: Some(str_field(def, "Name"))
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| format!("Service '{}' check", svc.service)),
-        status,
-        notes: str_field(def, "Notes"),
-        service_id: svc.id.clone(),
-        service_name: svc.service.clone(),
-        check_type,
-        interval: str_field(def, "Interval"),
-        timeout: str_field(def, "Timeout"),
-        ..Check::default()
-    })
+    let def = ServiceDefinition::from_json(&body_json(&body)?).map_err(ApiError::BadRequest)?;
+    check_path_name(&def.id)?;
+    let replace = req.params.flag("replace-existing-checks");
+    state.local.register_service(def, replace).await?;
+    Ok(ok(&Value::Null))
 }
 
 async fn deregister(
@@ -318,12 +192,125 @@ async fn deregister(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let op = Op::Deregister {
-        node: state.agent.node_name.clone(),
-        service_id: Some(id),
-        check_id: None,
+    state.local.deregister_service(id).await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn check_register(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let def = CheckDefinition::from_json(&body_json(&body)?).map_err(ApiError::BadRequest)?;
+    state.local.register_check(def).await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn check_deregister(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    state.local.deregister_check(id).await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn check_ttl(
+    state: ApiState,
+    req: Req,
+    id: String,
+    status: CheckStatus,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let note = req.params.get("note").unwrap_or_default().to_owned();
+    state.local.update_ttl(id, status, note).await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn check_pass(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    check_ttl(state, req, id, CheckStatus::Passing).await
+}
+
+async fn check_warn(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    check_ttl(state, req, id, CheckStatus::Warning).await
+}
+
+async fn check_fail(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    check_ttl(state, req, id, CheckStatus::Critical).await
+}
+
+async fn check_update(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let v = body_json(&body)?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::bad("Request decode failed: expected an object"))?;
+    let get = |k: &str| {
+        obj.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .and_then(|(_, v)| v.as_str())
+            .unwrap_or_default()
     };
-    state.backend.write(op).await?;
+    let status = CheckStatus::parse(get("Status"))
+        .ok_or_else(|| ApiError::bad(format!("Invalid check status: '{}'", get("Status"))))?;
+    state
+        .local
+        .update_ttl(id, status, get("Output").to_owned())
+        .await?;
+    Ok(ok(&Value::Null))
+}
+
+fn maintenance_args(req: &Req) -> Result<(bool, String), ApiError> {
+    let enable = match req.params.get("enable") {
+        Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "Invalid value for \"enable\": {other:?}"
+            )));
+        }
+        None => return Err(ApiError::bad("Missing value for enable")),
+    };
+    Ok((
+        enable,
+        req.params.get("reason").unwrap_or_default().to_owned(),
+    ))
+}
+
+async fn service_maintenance(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let (enable, reason) = maintenance_args(&req)?;
+    state.local.service_maintenance(id, enable, reason).await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn node_maintenance(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    let (enable, reason) = maintenance_args(&req)?;
+    state.local.node_maintenance(enable, reason).await?;
     Ok(ok(&Value::Null))
 }
 

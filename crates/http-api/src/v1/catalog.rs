@@ -11,8 +11,7 @@ use serde_json::{Map, Value, json};
 use skein_state::{Op, Outcome, Registration, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
-use super::agent::reject_filter;
-use super::{authorize, render};
+use super::{authorize, filter_of, keep, render};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::{answer, ok};
@@ -217,14 +216,14 @@ async fn datacenters(State(state): State<ApiState>) -> Response {
 
 async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
         let (i, nodes) = st.nodes();
-        (
-            i,
-            nodes.iter().map(render::node).collect::<Vec<_>>(),
-            vec![Topic::Catalog],
-        )
+        {
+            let mut rows: Vec<Value> = nodes.iter().map(render::node).collect();
+            keep(filter.as_ref(), &mut rows);
+            (i, rows, vec![Topic::Catalog])
+        }
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
@@ -232,9 +231,12 @@ async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiE
 
 async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
-        let (i, services) = st.services();
+        let (i, services) = match &filter {
+            None => st.services(),
+            Some(f) => services_matching(st, f),
+        };
         (i, services, vec![Topic::Catalog])
     })
     .await?;
@@ -247,7 +249,7 @@ async fn service(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let tags: Vec<String> = req
         .params
         .all("tag")
@@ -256,11 +258,12 @@ async fn service(
         .collect();
     let a = blocking::query(&state, &req, |st| {
         let (i, rows) = st.service_nodes(&name);
-        let rows: Vec<Value> = rows
+        let mut rows: Vec<Value> = rows
             .iter()
             .filter(|(_, svc)| tags.iter().all(|t| svc.tags.contains(t)))
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
+        keep(filter.as_ref(), &mut rows);
         (i, rows, vec![Topic::Catalog])
     })
     .await?;
@@ -273,7 +276,7 @@ async fn node(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let dc = state.agent.datacenter.clone();
     let a = blocking::query(&state, &req, |st| {
         let (i, found) = st.node(&name);
@@ -281,6 +284,7 @@ async fn node(
             let services: BTreeMap<String, Value> = services
                 .iter()
                 .map(|s| (s.id.clone(), render::service(s, &dc)))
+                .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.matches(v)))
                 .collect();
             json!({ "Node": render::node(&n), "Services": services })
         });
@@ -288,4 +292,26 @@ async fn node(
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
+}
+
+/// `/v1/catalog/services` with a filter: the filter sees each instance as a
+/// `/v1/catalog/service` row; names and tags are gathered from the matches.
+fn services_matching(
+    st: &skein_state::Store,
+    f: &skein_filter::Filter,
+) -> (u64, BTreeMap<String, Vec<String>>) {
+    let (i, instances) = st.service_instances();
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (_, svc) in instances
+        .iter()
+        .filter(|(n, svc)| f.matches(&render::catalog_service(n, svc)))
+    {
+        let tags = out.entry(svc.service.clone()).or_default();
+        for t in &svc.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+    }
+    (i, out)
 }

@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use skein_state::Topic;
 use skein_types::CheckStatus;
 
-use super::agent::reject_filter;
-use super::{authorize, render};
+use super::{authorize, filter_of, keep, render};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::answer;
@@ -29,7 +28,7 @@ async fn service(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let passing = req.params.flag("passing");
     let tags: Vec<String> = req
         .params
@@ -40,7 +39,7 @@ async fn service(
     let dc = state.agent.datacenter.clone();
     let a = blocking::query(&state, &req, |st| {
         let (i, entries) = st.health_service(&name);
-        let rows: Vec<Value> = entries
+        let mut rows: Vec<Value> = entries
             .iter()
             .filter(|e| tags.iter().all(|t| e.service.tags.contains(t)))
             .filter(|e| !passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
@@ -52,6 +51,7 @@ async fn service(
                 })
             })
             .collect();
+        keep(filter.as_ref(), &mut rows);
         (i, rows, vec![Topic::Catalog])
     })
     .await?;
@@ -64,14 +64,14 @@ async fn node(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
         let (i, checks) = st.node_checks(&node);
-        (
-            i,
-            checks.iter().map(render::check).collect::<Vec<_>>(),
-            vec![Topic::Catalog],
-        )
+        {
+            let mut rows: Vec<Value> = checks.iter().map(render::check).collect();
+            keep(filter.as_ref(), &mut rows);
+            (i, rows, vec![Topic::Catalog])
+        }
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
@@ -83,14 +83,14 @@ async fn checks(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
+    let filter = filter_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
         let (i, checks) = st.service_checks(&name);
-        (
-            i,
-            checks.iter().map(render::check).collect::<Vec<_>>(),
-            vec![Topic::Catalog],
-        )
+        {
+            let mut rows: Vec<Value> = checks.iter().map(render::check).collect();
+            keep(filter.as_ref(), &mut rows);
+            (i, rows, vec![Topic::Catalog])
+        }
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
@@ -102,8 +102,8 @@ async fn by_state(
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    reject_filter(&req)?;
-    let filter = match wanted.as_str() {
+    let filter = filter_of(&req)?;
+    let state_filter = match wanted.as_str() {
         "any" => None,
         s => Some(
             CheckStatus::parse(s)
@@ -111,12 +111,12 @@ async fn by_state(
         ),
     };
     let a = blocking::query(&state, &req, |st| {
-        let (i, checks) = st.checks_in_state(filter);
-        (
-            i,
-            checks.iter().map(render::check).collect::<Vec<_>>(),
-            vec![Topic::Catalog],
-        )
+        let (i, checks) = st.checks_in_state(state_filter);
+        {
+            let mut rows: Vec<Value> = checks.iter().map(render::check).collect();
+            keep(filter.as_ref(), &mut rows);
+            (i, rows, vec![Topic::Catalog])
+        }
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))

@@ -30,3 +30,20 @@ pub(crate) fn check_path_name(name: &str) -> Result<(), ApiError> {
     }
     Ok(())
 }
+
+/// The request's `?filter=` expression, parsed; a bad one is a 400.
+pub(crate) fn filter_of(req: &Req) -> Result<Option<skein_filter::Filter>, ApiError> {
+    match req.params.get("filter") {
+        None | Some("") => Ok(None),
+        Some(expr) => skein_filter::Filter::parse(expr)
+            .map(Some)
+            .map_err(|e| ApiError::bad(e.to_string())),
+    }
+}
+
+/// Keeps the rows `filter` matches (all of them without a filter).
+pub(crate) fn keep(filter: Option<&skein_filter::Filter>, rows: &mut Vec<serde_json::Value>) {
+    if let Some(f) = filter {
+        rows.retain(|r| f.matches(r));
+    }
+}

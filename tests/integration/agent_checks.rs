@@ -1,0 +1,161 @@
+//! The agent's own services and checks: TTL checks, anti-entropy repair,
+//! maintenance, and checks it runs itself.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::harness::{Agent, get, put, wait_until};
+
+fn check_status(agent: &Agent, id: &str) -> Option<String> {
+    let checks = get(&agent.url("/v1/health/state/any")).json();
+    checks
+        .as_array()?
+        .iter()
+        .find(|c| c["CheckID"] == id)
+        .map(|c| c["Status"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn ttl_checks_start_critical_pass_on_update_and_expire() {
+    let agent = Agent::dev(&[]);
+    let def = r#"{"Name": "web", "Port": 80, "Check": {"TTL": "500ms"}}"#;
+    assert_eq!(
+        put(&agent.url("/v1/agent/service/register"), def).status,
+        200
+    );
+    assert_eq!(
+        check_status(&agent, "service:web").as_deref(),
+        Some("critical"),
+        "new TTL checks start critical"
+    );
+    assert_eq!(
+        put(&agent.url("/v1/agent/check/pass/service:web?note=ok"), "").status,
+        200
+    );
+    assert_eq!(
+        check_status(&agent, "service:web").as_deref(),
+        Some("passing"),
+        "the catalog has the pass when the call returns"
+    );
+    wait_until(Duration::from_secs(5), "the TTL to expire", || {
+        check_status(&agent, "service:web").as_deref() == Some("critical")
+    });
+    let output = get(&agent.url("/v1/agent/checks")).json()["service:web"]["Output"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(output.contains("TTL expired"), "{output}");
+}
+
+#[test]
+fn anti_entropy_restores_what_was_removed_from_the_catalog() {
+    let agent = Agent::dev(&[]);
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "api", "ID": "api-1", "Port": 9000}"#,
+    );
+    let node = get(&agent.url("/v1/agent/self")).json()["Config"]["NodeName"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dereg = format!(r#"{{"Node": "{node}", "ServiceID": "api-1"}}"#);
+    assert_eq!(
+        put(&agent.url("/v1/catalog/deregister"), dereg).body.trim(),
+        "true"
+    );
+    wait_until(Duration::from_secs(5), "the service to come back", || {
+        get(&agent.url("/v1/catalog/service/api"))
+            .json()
+            .as_array()
+            .is_some_and(|a| a.len() == 1)
+    });
+    let intruder = format!(
+        r#"{{"Node": "{node}", "Address": "127.0.0.1", "Service": {{"Service": "ghost"}}}}"#
+    );
+    put(&agent.url("/v1/catalog/register"), intruder);
+    wait_until(
+        Duration::from_secs(5),
+        "the unknown service to be removed",
+        || get(&agent.url("/v1/catalog/service/ghost")).json() == Value::Array(vec![]),
+    );
+}
+
+#[test]
+fn maintenance_mode_adds_and_removes_a_critical_check() {
+    let agent = Agent::dev(&[]);
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "db"}"#,
+    );
+    put(
+        &agent.url("/v1/agent/service/maintenance/db?enable=true&reason=upgrade"),
+        "",
+    );
+    assert_eq!(
+        check_status(&agent, "_service_maintenance:db").as_deref(),
+        Some("critical")
+    );
+    let passing = get(&agent.url("/v1/health/service/db?passing")).json();
+    assert_eq!(
+        passing,
+        Value::Array(vec![]),
+        "an instance in maintenance is not passing"
+    );
+    put(
+        &agent.url("/v1/agent/service/maintenance/db?enable=false"),
+        "",
+    );
+    assert_eq!(check_status(&agent, "_service_maintenance:db"), None);
+}
+
+#[test]
+fn tcp_and_http_checks_run_against_real_listeners() {
+    let agent = Agent::dev(&[]);
+    let http = agent.url("/v1/status/leader");
+    let def = format!(
+        r#"{{"Name": "probe", "Checks": [{{"HTTP": "{http}", "Interval": "200ms"}}, {{"TCP": "{}", "Interval": "200ms"}}, {{"TCP": "127.0.0.1:1", "Interval": "200ms"}}]}}"#,
+        agent.http
+    );
+    assert_eq!(
+        put(&agent.url("/v1/agent/service/register"), def).status,
+        200
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "HTTP and TCP checks to pass",
+        || {
+            check_status(&agent, "service:probe:1").as_deref() == Some("passing")
+                && check_status(&agent, "service:probe:2").as_deref() == Some("passing")
+        },
+    );
+    assert_eq!(
+        check_status(&agent, "service:probe:3").as_deref(),
+        Some("critical"),
+        "nothing listens on port 1"
+    );
+}
+
+#[test]
+fn script_checks_need_permission_and_map_exit_codes() {
+    let agent = Agent::dev(&[]);
+    let def = r#"{"Name": "s", "Check": {"Args": ["/bin/true"], "Interval": "1s"}}"#;
+    let refused = put(&agent.url("/v1/agent/service/register"), def);
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert!(refused.body.contains("enable_script_checks"));
+
+    let agent = Agent::dev(&["-enable-script-checks"]);
+    let def = r#"{"Name": "s", "Checks": [{"Args": ["/bin/true"], "Interval": "200ms"}, {"Args": ["sh", "-c", "exit 1"], "Interval": "200ms"}, {"Args": ["sh", "-c", "exit 2"], "Interval": "200ms"}]}"#;
+    assert_eq!(
+        put(&agent.url("/v1/agent/service/register"), def).status,
+        200
+    );
+    wait_until(Duration::from_secs(5), "scripts to run", || {
+        check_status(&agent, "service:s:1").as_deref() == Some("passing")
+            && check_status(&agent, "service:s:2").as_deref() == Some("warning")
+    });
+    assert_eq!(
+        check_status(&agent, "service:s:3").as_deref(),
+        Some("critical")
+    );
+}
