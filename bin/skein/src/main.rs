@@ -32,7 +32,10 @@ fn run_agent(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(skein_agent::run(Arc::new(config))) {
+    let args = args.to_vec();
+    let reload: skein_agent::Reloader =
+        Box::new(move || load_config(&args).map_err(|e| e.to_string()));
+    match runtime.block_on(skein_agent::run(Arc::new(config), reload)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "agent failed");

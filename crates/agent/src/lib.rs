@@ -15,6 +15,7 @@ mod local;
 mod local_agent;
 mod node_id;
 mod run;
+mod sidecar;
 
 pub use error::{Error, Result};
-pub use run::{Agent, run};
+pub use run::{Agent, Reloader, run};

@@ -10,6 +10,15 @@ use skein_types::{Check, CheckStatus, ServiceInstance};
 
 use crate::local::LocalState;
 
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+use crate::sidecar;
+
 /// Where a registration comes from: script checks need different
 /// permission from the API than from config files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,12 +29,21 @@ pub(crate) enum Source {
     Local,
 }
 
+/// Re-reads the agent's configuration sources.
+pub type Reloader = Box<dyn Fn() -> Result<skein_config::RuntimeConfig, String> + Send + Sync>;
+
 /// The agent's policy around its local state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Agent {
     pub(crate) state: Arc<LocalState>,
     pub(crate) enable_script_checks: bool,
     pub(crate) enable_local_script_checks: bool,
+    /// Ids of the services that came from config files.
+    pub(crate) config_services: Arc<std::sync::Mutex<Vec<String>>>,
+    /// Rebuilds the configuration from its sources (`/v1/agent/reload`).
+    pub(crate) reload: Arc<Reloader>,
+    /// Tokens set through `/v1/agent/token/:kind`, held in memory.
+    pub(crate) tokens: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
 }
 
 // === impl Agent ===
@@ -50,15 +68,53 @@ impl Agent {
     /// Registers a service from any source.
     pub(crate) fn add_service(
         &self,
-        def: ServiceDefinition,
+        mut def: ServiceDefinition,
         replace: bool,
         source: Source,
     ) -> Result<u64, LocalError> {
+        let sidecar_id = sidecar::sidecar_id(&def.id);
+        let used = self
+            .state
+            .services()
+            .iter()
+            .filter(|s| s.id != sidecar_id)
+            .map(|s| s.port)
+            .collect();
+        let sidecar = sidecar::split(&mut def, &used).map_err(LocalError::Invalid)?;
         def.checks
             .iter()
+            .chain(sidecar.iter().flat_map(|s| &s.checks))
             .try_for_each(|c| self.allowed(c, source))?;
         self.state.add_service(def, replace);
+        if let Some(s) = sidecar {
+            self.state.add_service(s, replace);
+        }
         Ok(self.state.sync.request())
+    }
+
+    /// Registers the services of the config files and removes those that
+    /// earlier config had and this one does not.
+    pub(crate) fn apply_config_services(
+        &self,
+        raw: &[serde_json::Value],
+    ) -> Result<(), LocalError> {
+        let defs = raw
+            .iter()
+            .map(|v| ServiceDefinition::from_json(v).map_err(LocalError::Invalid))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<String> = defs.iter().map(|d| d.id.clone()).collect();
+        let previous = self
+            .config_services
+            .lock()
+            .map(|mut p| std::mem::replace(&mut *p, ids.clone()))
+            .unwrap_or_default();
+        for gone in previous.iter().filter(|id| !ids.contains(id)) {
+            let _ = self.state.remove_service(gone);
+        }
+        for def in defs {
+            self.add_service(def, true, Source::Local)?;
+        }
+        Ok(())
     }
 
     async fn synced(&self, result: Result<(), LocalError>) -> Result<(), LocalError> {
@@ -81,6 +137,9 @@ impl LocalAgent for Agent {
 
     fn deregister_service(&self, id: String) -> BoxFuture<'_, Result<(), LocalError>> {
         let result = self.state.remove_service(&id);
+        if result.is_ok() {
+            let _ = self.state.remove_service(&sidecar::sidecar_id(&id));
+        }
         Box::pin(self.synced(result))
     }
 
@@ -131,5 +190,18 @@ impl LocalAgent for Agent {
 
     fn checks(&self) -> Vec<Check> {
         self.state.checks()
+    }
+
+    fn reload(&self) -> BoxFuture<'_, Result<(), LocalError>> {
+        let result = (self.reload)()
+            .map_err(LocalError::Invalid)
+            .and_then(|c| self.apply_config_services(&c.services));
+        Box::pin(self.synced(result))
+    }
+
+    fn set_token(&self, kind: &str, token: String) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(kind.to_owned(), token);
+        }
     }
 }

@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use skein_config::{RuntimeConfig, ServiceDefinition};
+use skein_config::RuntimeConfig;
 use skein_http_api::{AgentInfo, ApiConfig, ApiState, StaticAuthorizer};
 use skein_server::{Server, ServerOptions, raft_id_for};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
@@ -15,7 +15,8 @@ use tracing::{info, warn};
 
 use crate::backend::ServerBackend;
 use crate::local::{Fixed, LocalState, spawn_sync};
-use crate::local_agent::{Agent as LocalAgentImpl, Source};
+use crate::local_agent::Agent as LocalAgentImpl;
+pub use crate::local_agent::Reloader;
 use crate::node_id::node_id;
 use crate::{Error, Result};
 
@@ -36,9 +37,9 @@ pub struct Agent {
 }
 
 /// Runs the agent until it is told to stop.
-pub async fn run(config: Arc<RuntimeConfig>) -> Result<()> {
+pub async fn run(config: Arc<RuntimeConfig>, reload: Reloader) -> Result<()> {
     write_pid_file(&config)?;
-    let agent = Agent::start(config.clone()).await?;
+    let agent = Agent::start(config.clone(), reload).await?;
     ready_line(&agent);
     agent.wait_for_shutdown().await;
     agent.stop().await;
@@ -70,7 +71,7 @@ fn ready_line(agent: &Agent) {
 
 impl Agent {
     /// Starts the server role, registers this node and serves HTTP.
-    pub async fn start(config: Arc<RuntimeConfig>) -> Result<Self> {
+    pub async fn start(config: Arc<RuntimeConfig>, reload: Reloader) -> Result<Self> {
         if !config.server {
             return Err(Error::Unsupported(
                 "client agents (without -server) are not supported yet".into(),
@@ -91,8 +92,13 @@ impl Agent {
             state: LocalState::new(&info.node_name),
             enable_script_checks: config.enable_script_checks,
             enable_local_script_checks: config.enable_local_script_checks,
+            tokens: Arc::default(),
+            config_services: Arc::default(),
+            reload: Arc::new(reload),
         };
-        register_config_services(&local, &config)?;
+        local
+            .apply_config_services(&config.services)
+            .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
         let sync = spawn_sync(
             local.state.clone(),
             server.clone(),
@@ -267,18 +273,6 @@ fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
         services: vec![consul],
         checks: vec![serf],
     }
-}
-
-/// Registers the services of the config files (`services`, `service`).
-fn register_config_services(agent: &LocalAgentImpl, config: &RuntimeConfig) -> Result<()> {
-    for raw in &config.services {
-        let def = ServiceDefinition::from_json(raw)
-            .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
-        agent
-            .add_service(def, true, Source::Local)
-            .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
-    }
-    Ok(())
 }
 
 async fn serve_http(

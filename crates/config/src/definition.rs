@@ -210,10 +210,13 @@ impl ServiceDefinition {
             .unwrap_or_else(|| name.clone());
         let port = u16::try_from(number(obj, "Port")?)
             .map_err(|_| "invalid Port: out of range".to_owned())?;
-        let extra = EXTRA_SERVICE_FIELDS
+        let mut extra: BTreeMap<String, Value> = EXTRA_SERVICE_FIELDS
             .iter()
             .filter_map(|k| field(obj, k).map(|v| ((*k).to_owned(), v.clone())))
             .collect();
+        if let Some(tagged) = extra.get_mut("TaggedAddresses") {
+            *tagged = tagged_addresses(tagged)?;
+        }
         let mut def = Self {
             id,
             name,
@@ -228,6 +231,28 @@ impl ServiceDefinition {
         def.checks = service_checks(obj, &def.id)?;
         Ok(def)
     }
+}
+
+/// `{"lan": {"address": .., "port": ..}}` in any key case, as Consul
+/// renders it: `{"lan": {"Address": .., "Port": ..}}`.
+fn tagged_addresses(v: &Value) -> Result<Value, String> {
+    let obj = v
+        .as_object()
+        .ok_or("invalid TaggedAddresses: expected an object")?;
+    let mut out = Map::new();
+    for (tag, addr) in obj {
+        let a = addr
+            .as_object()
+            .ok_or_else(|| format!("invalid TaggedAddresses.{tag}: expected an object"))?;
+        let port = number(a, "Port")?;
+        let port =
+            u16::try_from(port).map_err(|_| format!("invalid TaggedAddresses.{tag}.Port"))?;
+        out.insert(
+            tag.clone(),
+            serde_json::json!({ "Address": string(a, "Address")?, "Port": port }),
+        );
+    }
+    Ok(Value::Object(out))
 }
 
 fn service_checks(

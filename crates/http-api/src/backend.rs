@@ -201,4 +201,9 @@ pub trait LocalAgent: Send + Sync + 'static {
     fn services(&self) -> Vec<ServiceInstance>;
     /// The local checks.
     fn checks(&self) -> Vec<Check>;
+    /// Re-reads the configuration and applies what can change at run time
+    /// (service definitions from config files).
+    fn reload(&self) -> BoxFuture<'_, Result<(), LocalError>>;
+    /// Sets one of the agent's ACL tokens (`default`, `agent`, ...).
+    fn set_token(&self, kind: &str, token: String);
 }

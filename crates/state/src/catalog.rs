@@ -200,6 +200,21 @@ impl Store {
     }
 }
 
+fn connect_capable(s: &ServiceInstance, name: &str) -> bool {
+    let proxy_for = s
+        .extra
+        .get("Proxy")
+        .and_then(|p| p.get("DestinationServiceName"))
+        .and_then(|v| v.as_str());
+    let native = s
+        .extra
+        .get("Connect")
+        .and_then(|c| c.get("Native"))
+        .and_then(|v| v.as_bool())
+        == Some(true);
+    (s.kind == "connect-proxy" && proxy_for == Some(name)) || (s.service == name && native)
+}
+
 fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
     let strip = |s: &ServiceInstance| ServiceInstance {
         create_index: 0,
@@ -286,6 +301,34 @@ impl Store {
             }
         }
         (self.catalog_index(), out)
+    }
+
+    /// Mesh-capable instances for a service: its `connect-proxy`s and its
+    /// Connect-native instances.
+    pub fn connect_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
+        let (i, all) = self.service_instances();
+        let capable = all
+            .into_iter()
+            .filter(|(_, s)| connect_capable(s, name))
+            .collect();
+        (i, capable)
+    }
+
+    /// Like [`Store::health_service`] for the mesh-capable instances.
+    pub fn health_connect(&self, name: &str) -> (Index, Vec<HealthEntry>) {
+        let (index, instances) = self.connect_nodes(name);
+        let entries = instances
+            .into_iter()
+            .map(|(node, service)| {
+                let checks = self.instance_checks(&node.node, &service.id);
+                HealthEntry {
+                    node,
+                    service,
+                    checks,
+                }
+            })
+            .collect();
+        (index, entries)
     }
 
     /// Instances of one service with their node and service checks.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::{Value, json};
 use skein_config::{CheckDefinition, ServiceDefinition};
@@ -38,6 +38,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/agent/check/fail/{id}", put(check_fail))
         .route("/v1/agent/check/update/{id}", put(check_update))
         .route("/v1/agent/leave", put(leave))
+        .route("/v1/agent/token/{kind}", put(set_token))
+        .route("/v1/agent/reload", put(reload))
+        .route("/v1/agent/metrics", get(metrics))
 }
 
 pub(crate) fn member(agent: &AgentInfo) -> Value {
@@ -112,7 +115,7 @@ async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, A
         .local
         .services()
         .iter()
-        .map(|s| (s.id.clone(), render::service(s, dc)))
+        .map(|s| (s.id.clone(), render::agent_service(s, dc)))
         .collect();
     let kept = filtered(&req, rows)?;
     Ok(ok(&kept.into_iter().collect::<BTreeMap<_, _>>()))
@@ -128,7 +131,7 @@ async fn service(
     let Some(svc) = found else {
         return Err(ApiError::NotFound(format!("unknown service ID: {id}")));
     };
-    let mut body = render::service(&svc, &state.agent.datacenter);
+    let mut body = render::agent_service(&svc, &state.agent.datacenter);
     let hash = content_hash(&body);
     if let Some(obj) = body.as_object_mut() {
         obj.insert("ContentHash".into(), json!(hash));
@@ -318,4 +321,149 @@ async fn leave(State(state): State<ApiState>, req: Req) -> Result<Response, ApiE
     authorize(&state, &req, Access::OperatorWrite)?;
     state.backend.leave();
     Ok(ok(&Value::Null))
+}
+
+/// Token kinds `/v1/agent/token/:kind` accepts, with their legacy names.
+const TOKEN_KINDS: &[(&str, &str)] = &[
+    ("default", "default"),
+    ("agent", "agent"),
+    ("agent_recovery", "agent_recovery"),
+    ("replication", "replication"),
+    (
+        "config_file_service_registration",
+        "config_file_service_registration",
+    ),
+    ("dns", "dns"),
+    ("agent_master", "agent_recovery"),
+    ("acl_token", "default"),
+    ("acl_agent_token", "agent"),
+    ("acl_agent_master_token", "agent_recovery"),
+    ("acl_replication_token", "replication"),
+];
+
+async fn reload(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    state.local.reload().await?;
+    Ok(ok(&Value::Null))
+}
+
+async fn set_token(
+    State(state): State<ApiState>,
+    Path(kind): Path<String>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if !state.config.acl_enabled {
+        return Err(ApiError::AclDisabled);
+    }
+    authorize(&state, &req, Access::Management)?;
+    let canonical = TOKEN_KINDS
+        .iter()
+        .find(|(name, _)| *name == kind)
+        .map(|(_, c)| *c)
+        .ok_or_else(|| ApiError::NotFound(format!("Token {kind:?} is unknown")))?;
+    let v = body_json(&body)?;
+    let token = v
+        .get("Token")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad("Request decode failed: missing Token"))?;
+    state.local.set_token(canonical, token.to_owned());
+    Ok(ok(&Value::Null))
+}
+
+/// Gauges about this agent's state, as JSON or Prometheus text.
+async fn metrics(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    let gauges = gauges(&state);
+    if req.params.get("format") == Some("prometheus") {
+        let mut text = String::new();
+        for (name, value) in &gauges {
+            let metric = name.replace('.', "_");
+            text.push_str(&format!("# TYPE {metric} gauge\n{metric} {value}\n"));
+        }
+        return Ok(([("content-type", "text/plain; version=0.0.4")], text).into_response());
+    }
+    let rows: Vec<Value> = gauges
+        .iter()
+        .map(|(n, v)| json!({"Name": n, "Value": v, "Labels": {}}))
+        .collect();
+    Ok(ok(&json!({
+        "Timestamp": utc_timestamp(std::time::SystemTime::now()),
+        "Gauges": rows, "Points": [], "Counters": [], "Samples": [],
+    })))
+}
+
+fn gauges(state: &ApiState) -> Vec<(&'static str, f64)> {
+    let store = state.backend.store();
+    let (kv, services, nodes, parked) = match store.read() {
+        Ok(s) => (
+            s.kv_list("").1.len(),
+            s.service_instances().1.len(),
+            s.nodes().1.len(),
+            s.parked_watches(),
+        ),
+        Err(_) => (0, 0, 0, 0),
+    };
+    vec![
+        (
+            "skein.raft.last_log_index",
+            state.backend.last_log_index() as f64,
+        ),
+        ("skein.kv.keys", kv as f64),
+        ("skein.catalog.service_instances", services as f64),
+        ("skein.catalog.nodes", nodes as f64),
+        (
+            "skein.agent.local_services",
+            state.local.services().len() as f64,
+        ),
+        (
+            "skein.agent.local_checks",
+            state.local.checks().len() as f64,
+        ),
+        ("skein.blocking.parked_watches", parked as f64),
+    ]
+}
+
+/// `2026-11-23 11:45:00 +0000 UTC`, Go's default time format in UTC.
+fn utc_timestamp(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} +0000 UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_go_formatted_utc() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_434_300);
+        assert_eq!(utc_timestamp(t), "2026-11-23 09:05:00 +0000 UTC");
+        assert_eq!(
+            utc_timestamp(std::time::UNIX_EPOCH),
+            "1970-01-01 00:00:00 +0000 UTC"
+        );
+    }
 }

@@ -25,6 +25,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/catalog/nodes", get(nodes))
         .route("/v1/catalog/services", get(services))
         .route("/v1/catalog/service/{name}", get(service))
+        .route("/v1/catalog/connect/{name}", get(connect))
         .route("/v1/catalog/node/{node}", get(node))
 }
 
@@ -37,15 +38,24 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// A field by Consul's PascalCase name, in any case, with or without `_`.
+fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    let want = key.to_ascii_lowercase();
+    obj.iter()
+        .find(|(k, _)| k.replace('_', "").to_ascii_lowercase() == want)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_null())
+}
+
 fn s(obj: &Map<String, Value>, key: &str) -> String {
-    obj.get(key)
+    field(obj, key)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned()
 }
 
 fn map(obj: &Map<String, Value>, key: &str) -> BTreeMap<String, String> {
-    obj.get(key)
+    field(obj, key)
         .cloned()
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default()
@@ -58,6 +68,7 @@ async fn register(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
     let obj = object(&body)?;
+    check_body_dc(&state, &obj)?;
     let node = Node {
         id: s(&obj, "ID"),
         node: s(&obj, "Node"),
@@ -74,22 +85,20 @@ async fn register(
             "Must provide address"
         }));
     }
-    let service = obj
-        .get("Service")
+    let service = field(&obj, "Service")
         .and_then(Value::as_object)
         .map(parse_service)
         .transpose()?;
     let mut checks = Vec::new();
-    if let Some(Value::Object(c)) = obj.get("Check") {
+    if let Some(Value::Object(c)) = field(&obj, "Check") {
         checks.push(parse_check(c, &node.node, service.as_ref())?);
     }
-    if let Some(Value::Array(list)) = obj.get("Checks") {
+    if let Some(Value::Array(list)) = field(&obj, "Checks") {
         for c in list.iter().filter_map(Value::as_object) {
             checks.push(parse_check(c, &node.node, service.as_ref())?);
         }
     }
-    let skip = obj
-        .get("SkipNodeUpdate")
+    let skip = field(&obj, "SkipNodeUpdate")
         .and_then(Value::as_bool)
         .unwrap_or(false);
     let reg = Registration {
@@ -99,6 +108,14 @@ async fn register(
         checks,
     };
     write_bool(&state, Op::Register(Box::new(reg))).await
+}
+
+/// A `Datacenter` in the body routes the request like `?dc=`.
+fn check_body_dc(state: &ApiState, obj: &Map<String, Value>) -> Result<(), ApiError> {
+    match s(obj, "Datacenter") {
+        dc if dc.is_empty() || dc == state.agent.datacenter => Ok(()),
+        _ => Err(ApiError::Internal(skein_types::wire::NO_PATH_TO_DC.into())),
+    }
 }
 
 async fn write_bool(state: &ApiState, op: Op) -> Result<Response, ApiError> {
@@ -125,21 +142,19 @@ fn parse_service(obj: &Map<String, Value>) -> Result<ServiceInstance, ApiError> 
         "Connect",
         "EnableTagOverride",
     ] {
-        if let Some(v) = obj.get(key).filter(|v| !v.is_null()) {
+        if let Some(v) = field(obj, key) {
             extra.insert(key.to_owned(), v.clone());
         }
     }
     Ok(ServiceInstance {
         id,
         service: name,
-        tags: obj
-            .get("Tags")
+        tags: field(obj, "Tags")
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default(),
         address: s(obj, "Address"),
-        port: obj
-            .get("Port")
+        port: field(obj, "Port")
             .and_then(Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0),
@@ -193,6 +208,7 @@ async fn deregister(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
     let obj = object(&body)?;
+    check_body_dc(&state, &obj)?;
     let node = s(&obj, "Node");
     if node.is_empty() {
         return Err(ApiError::bad("Must provide node"));
@@ -248,8 +264,27 @@ async fn service(
     Path(name): Path<String>,
     req: Req,
 ) -> Result<Response, ApiError> {
+    instances(state, name, req, false).await
+}
+
+async fn connect(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    instances(state, name, req, true).await
+}
+
+/// `/v1/catalog/service/:name` and, with `mesh`, `/v1/catalog/connect/:name`.
+async fn instances(
+    state: ApiState,
+    name: String,
+    req: Req,
+    mesh: bool,
+) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
+    let peer = req.params.get("peer").unwrap_or_default().to_owned();
     let tags: Vec<String> = req
         .params
         .all("tag")
@@ -257,7 +292,17 @@ async fn service(
         .map(str::to_owned)
         .collect();
     let a = blocking::query(&state, &req, |st| {
-        let (i, rows) = st.service_nodes(&name);
+        let (i, rows) = if mesh {
+            st.connect_nodes(&name)
+        } else {
+            st.service_nodes(&name)
+        };
+        // skein has no cluster peerings yet: a peer's imported services are none.
+        let (i, rows) = if peer.is_empty() {
+            (i, rows)
+        } else {
+            (i, Vec::new())
+        };
         let mut rows: Vec<Value> = rows
             .iter()
             .filter(|(_, svc)| tags.iter().all(|t| svc.tags.contains(t)))

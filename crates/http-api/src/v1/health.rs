@@ -17,6 +17,7 @@ use crate::{Access, ApiError, ApiState};
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/health/service/{name}", get(service))
+        .route("/v1/health/connect/{name}", get(connect))
         .route("/v1/health/node/{node}", get(node))
         .route("/v1/health/checks/{name}", get(checks))
         .route("/v1/health/state/{state}", get(by_state))
@@ -27,8 +28,27 @@ async fn service(
     Path(name): Path<String>,
     req: Req,
 ) -> Result<Response, ApiError> {
+    instances(state, name, req, false).await
+}
+
+async fn connect(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    instances(state, name, req, true).await
+}
+
+/// `/v1/health/service/:name` and, with `mesh`, `/v1/health/connect/:name`.
+async fn instances(
+    state: ApiState,
+    name: String,
+    req: Req,
+    mesh: bool,
+) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
+    let peer = req.params.get("peer").unwrap_or_default().to_owned();
     let passing = req.params.flag("passing");
     let tags: Vec<String> = req
         .params
@@ -38,7 +58,17 @@ async fn service(
         .collect();
     let dc = state.agent.datacenter.clone();
     let a = blocking::query(&state, &req, |st| {
-        let (i, entries) = st.health_service(&name);
+        let (i, entries) = if mesh {
+            st.health_connect(&name)
+        } else {
+            st.health_service(&name)
+        };
+        // skein has no cluster peerings yet: a peer's imported services are none.
+        let (i, entries) = if peer.is_empty() {
+            (i, entries)
+        } else {
+            (i, Vec::new())
+        };
         let mut rows: Vec<Value> = entries
             .iter()
             .filter(|e| tags.iter().all(|t| e.service.tags.contains(t)))

@@ -73,6 +73,45 @@ fn extra(s: &ServiceInstance, key: &str, default: Value) -> Value {
 
 /// A service as `/v1/agent/services` and `health/service` show it.
 pub(crate) fn service(s: &ServiceInstance, datacenter: &str) -> Value {
+    let mut v = service_fields(s, datacenter);
+    if let (Some(locality), Some(obj)) = (s.extra.get("Locality"), v.as_object_mut()) {
+        obj.insert("Locality".into(), locality.clone());
+    }
+    v
+}
+
+/// A service as `/v1/agent/services` shows it: empty optional fields left out.
+pub(crate) fn agent_service(s: &ServiceInstance, datacenter: &str) -> Value {
+    let mut v = json!({
+        "ID": s.id,
+        "Service": s.service,
+        "Tags": s.tags,
+        "Meta": s.meta,
+        "Port": s.port,
+        "Address": s.address,
+        "Weights": extra(s, "Weights", json!({"Passing": 1, "Warning": 1})),
+        "EnableTagOverride": extra(s, "EnableTagOverride", json!(false)),
+        "Datacenter": datacenter,
+    });
+    let Some(obj) = v.as_object_mut() else {
+        return v;
+    };
+    if !s.kind.is_empty() {
+        obj.insert("Kind".into(), json!(s.kind));
+    }
+    for key in ["TaggedAddresses", "Proxy", "Connect", "Locality"] {
+        match s.extra.get(key) {
+            Some(Value::Object(m)) if m.is_empty() => {}
+            Some(val) => {
+                obj.insert(key.into(), val.clone());
+            }
+            None => {}
+        }
+    }
+    v
+}
+
+fn service_fields(s: &ServiceInstance, datacenter: &str) -> Value {
     json!({
         "ID": s.id,
         "Service": s.service,
