@@ -460,7 +460,7 @@ mod tests {
     #[test]
     fn timestamps_are_go_formatted_utc() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_434_300);
-        assert_eq!(utc_timestamp(t), "2026-11-23 09:05:00 +0000 UTC");
+        assert_eq!(utc_timestamp(t), "2026-11-23 11:45:00 +0000 UTC");
         assert_eq!(
             utc_timestamp(std::time::UNIX_EPOCH),
             "1970-01-01 00:00:00 +0000 UTC"
