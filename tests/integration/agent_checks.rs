@@ -159,3 +159,69 @@ fn script_checks_need_permission_and_map_exit_codes() {
         Some("critical")
     );
 }
+
+#[test]
+fn api_registrations_survive_a_restart_with_a_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let (http, rpc) = (crate::harness::free_port(), crate::harness::free_port());
+    let agent = Agent::server(dir.path(), http, rpc);
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "kept", "Port": 7000, "Check": {"TTL": "30s"}}"#,
+    );
+    put(
+        &agent.url("/v1/agent/check/register"),
+        r#"{"Name": "disk", "TTL": "30s"}"#,
+    );
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "gone"}"#,
+    );
+    put(&agent.url("/v1/agent/service/deregister/gone"), "");
+    agent.kill9();
+    let agent = Agent::server(dir.path(), http, rpc);
+    let services = get(&agent.url("/v1/agent/services")).json();
+    assert_eq!(services["kept"]["Port"], 7000, "{services}");
+    assert!(
+        services.get("gone").is_none(),
+        "a deregistered service stays gone: {services}"
+    );
+    let checks = get(&agent.url("/v1/agent/checks")).json();
+    assert!(
+        checks.get("service:kept").is_some() && checks.get("disk").is_some(),
+        "{checks}"
+    );
+}
+
+#[test]
+fn config_file_services_register_at_start_and_on_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("conf");
+    std::fs::create_dir_all(&conf).unwrap();
+    std::fs::write(
+        conf.join("a.hcl"),
+        "service {\n  name = \"from-file\"\n  port = 5000\n}\n",
+    )
+    .unwrap();
+    let agent = Agent::dev(&[&format!("-config-dir={}", conf.display())]);
+    assert_eq!(
+        get(&agent.url("/v1/agent/services")).json()["from-file"]["Port"],
+        5000
+    );
+    std::fs::write(
+        conf.join("a.hcl"),
+        "services {\n  name = \"replacement\"\n}\n",
+    )
+    .unwrap();
+    assert_eq!(put(&agent.url("/v1/agent/reload"), "").status, 200);
+    let services = get(&agent.url("/v1/agent/services")).json();
+    assert!(
+        services.get("replacement").is_some() && services.get("from-file").is_none(),
+        "{services}"
+    );
+    let catalog = get(&agent.url("/v1/catalog/services")).json();
+    assert!(
+        catalog.get("replacement").is_some() && catalog.get("from-file").is_none(),
+        "{catalog}"
+    );
+}

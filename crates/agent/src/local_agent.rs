@@ -8,7 +8,7 @@ use skein_config::{CheckDefinition, CheckKind, ServiceDefinition};
 use skein_http_api::{LocalAgent, LocalError};
 use skein_types::{Check, CheckStatus, ServiceInstance};
 
-use crate::local::LocalState;
+use crate::local::{LocalState, persist};
 
 impl std::fmt::Debug for Agent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +44,10 @@ pub(crate) struct Agent {
     pub(crate) reload: Arc<Reloader>,
     /// Tokens set through `/v1/agent/token/:kind`, held in memory.
     pub(crate) tokens: Arc<std::sync::Mutex<std::collections::BTreeMap<String, String>>>,
+    /// Where API registrations are saved, with a data dir.
+    pub(crate) persist: Option<persist::Store>,
+    /// The API registrations, as saved.
+    pub(crate) saved: Arc<std::sync::Mutex<persist::Saved>>,
 }
 
 // === impl Agent ===
@@ -117,6 +121,34 @@ impl Agent {
         Ok(())
     }
 
+    /// Replays the registrations saved by an earlier run.
+    pub(crate) fn restore_saved(&self) -> Result<(), LocalError> {
+        let Some(store) = &self.persist else {
+            return Ok(());
+        };
+        let saved = store.load().map_err(LocalError::Failed)?;
+        for def in &saved.services {
+            self.add_service(def.clone(), true, Source::Api)?;
+        }
+        for def in &saved.checks {
+            self.allowed(def, Source::Api)
+                .and_then(|()| self.state.add_check(def.clone()))?;
+        }
+        if let Ok(mut s) = self.saved.lock() {
+            *s = saved;
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to the saved registrations and writes them out.
+    fn save(&self, change: impl FnOnce(&mut persist::Saved)) {
+        let Some(store) = &self.persist else { return };
+        if let Ok(mut saved) = self.saved.lock() {
+            change(&mut saved);
+            store.save(&saved);
+        }
+    }
+
     async fn synced(&self, result: Result<(), LocalError>) -> Result<(), LocalError> {
         result?;
         let ticket = self.state.sync.request();
@@ -131,7 +163,15 @@ impl LocalAgent for Agent {
         def: ServiceDefinition,
         replace: bool,
     ) -> BoxFuture<'_, Result<(), LocalError>> {
-        let result = self.add_service(def, replace, Source::Api).map(|_| ());
+        let result = self
+            .add_service(def.clone(), replace, Source::Api)
+            .map(|_| ());
+        if result.is_ok() {
+            self.save(|s| {
+                s.services.retain(|d| d.id != def.id);
+                s.services.push(def);
+            });
+        }
         Box::pin(self.synced(result))
     }
 
@@ -139,6 +179,10 @@ impl LocalAgent for Agent {
         let result = self.state.remove_service(&id);
         if result.is_ok() {
             let _ = self.state.remove_service(&sidecar::sidecar_id(&id));
+            self.save(|s| {
+                s.services.retain(|d| d.id != id);
+                s.checks.retain(|c| c.service_id != id);
+            });
         }
         Box::pin(self.synced(result))
     }
@@ -146,12 +190,21 @@ impl LocalAgent for Agent {
     fn register_check(&self, def: CheckDefinition) -> BoxFuture<'_, Result<(), LocalError>> {
         let result = self
             .allowed(&def, Source::Api)
-            .and_then(|()| self.state.add_check(def));
+            .and_then(|()| self.state.add_check(def.clone()));
+        if result.is_ok() {
+            self.save(|s| {
+                s.checks.retain(|c| c.id != def.id);
+                s.checks.push(def);
+            });
+        }
         Box::pin(self.synced(result))
     }
 
     fn deregister_check(&self, id: String) -> BoxFuture<'_, Result<(), LocalError>> {
         let result = self.state.remove_check(&id);
+        if result.is_ok() {
+            self.save(|s| s.checks.retain(|c| c.id != id));
+        }
         Box::pin(self.synced(result))
     }
 

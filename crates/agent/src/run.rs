@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::backend::ServerBackend;
-use crate::local::{Fixed, LocalState, spawn_sync};
+use crate::local::{Fixed, LocalState, persist, spawn_sync};
 use crate::local_agent::Agent as LocalAgentImpl;
 pub use crate::local_agent::Reloader;
 use crate::node_id::node_id;
@@ -84,7 +84,13 @@ impl Agent {
         };
         let node_id = node_id(config.node_id.as_deref(), data_dir.as_deref())?;
         let rpc_addr = rpc_address(&config)?;
-        let server = Server::start(server_options(&config, &node_id, rpc_addr, data_dir)).await?;
+        let server = Server::start(server_options(
+            &config,
+            &node_id,
+            rpc_addr,
+            data_dir.clone(),
+        ))
+        .await?;
         info!(node = %config.node_name, rpc = %rpc_addr, "server started");
         let shutdown = Arc::new(Notify::new());
         let info = agent_info(&config, &node_id, rpc_addr);
@@ -93,12 +99,17 @@ impl Agent {
             enable_script_checks: config.enable_script_checks,
             enable_local_script_checks: config.enable_local_script_checks,
             tokens: Arc::default(),
+            persist: data_dir.as_deref().map(persist::Store::new),
+            saved: Arc::default(),
             config_services: Arc::default(),
             reload: Arc::new(reload),
         };
         local
             .apply_config_services(&config.services)
             .map_err(|e| Error::Unsupported(format!("service definition in config: {e}")))?;
+        local
+            .restore_saved()
+            .map_err(|e| Error::Unsupported(format!("restoring saved registrations: {e}")))?;
         let sync = spawn_sync(
             local.state.clone(),
             server.clone(),

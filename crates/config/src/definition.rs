@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::parse_go_duration;
 
 /// What a check does.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CheckKind {
     /// Passes while the application keeps reporting within the TTL.
     Ttl(Duration),
@@ -60,7 +60,7 @@ pub enum CheckKind {
 }
 
 /// A check as registered with the agent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckDefinition {
     /// Check id (defaulted by the registration path).
     pub id: String,
@@ -95,7 +95,7 @@ pub struct CheckDefinition {
 }
 
 /// A service as registered with the agent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceDefinition {
     /// Instance id (defaults to the name).
     pub id: String,

@@ -1,6 +1,7 @@
 //! The agent's local state: the services and checks registered on this
 //! agent, kept apart from the catalog and synced to it (see `sync`).
 
+pub(crate) mod persist;
 mod sync;
 
 use std::collections::BTreeMap;
