@@ -225,3 +225,69 @@ fn config_file_services_register_at_start_and_on_reload() {
         "{catalog}"
     );
 }
+
+#[test]
+fn alias_checks_follow_the_aliased_service() {
+    let agent = Agent::dev(&[]);
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "web", "Check": {"TTL": "30s"}}"#,
+    );
+    let alias = r#"{"Name": "web-alias", "Check": {"AliasService": "web"}}"#;
+    assert_eq!(
+        put(&agent.url("/v1/agent/service/register"), alias).status,
+        200
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the alias to mirror critical",
+        || check_status(&agent, "service:web-alias").as_deref() == Some("critical"),
+    );
+    put(&agent.url("/v1/agent/check/pass/service:web"), "");
+    wait_until(
+        Duration::from_secs(5),
+        "the alias to follow to passing",
+        || check_status(&agent, "service:web-alias").as_deref() == Some("passing"),
+    );
+}
+
+#[test]
+fn h2ping_and_grpc_checks_probe_real_http2_servers() {
+    let agent = Agent::dev(&[]);
+    let rpc = get(&agent.url("/v1/status/leader"))
+        .json()
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let def = format!(
+        r#"{{"Name": "h2", "Checks": [
+            {{"H2PING": "{rpc}", "H2PingUseTLS": false, "Interval": "200ms"}},
+            {{"H2PING": "127.0.0.1:1", "H2PingUseTLS": false, "Interval": "200ms"}},
+            {{"GRPC": "{rpc}/no.such.Service", "Interval": "200ms"}}
+        ]}}"#
+    );
+    assert_eq!(
+        put(&agent.url("/v1/agent/service/register"), def).status,
+        200
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the ping to the server RPC port to pass",
+        || check_status(&agent, "service:h2:1").as_deref() == Some("passing"),
+    );
+    let checks = get(&agent.url("/v1/agent/checks")).json();
+    assert_eq!(checks["service:h2:2"]["Status"], "critical");
+    wait_until(Duration::from_secs(5), "the gRPC check to run", || {
+        let checks = get(&agent.url("/v1/agent/checks")).json();
+        checks["service:h2:3"]["Output"]
+            .as_str()
+            .is_some_and(|o| o.contains("Unimplemented"))
+    });
+    let tls = r#"{"Name": "tls", "Check": {"H2PING": "127.0.0.1:1", "Interval": "1s"}}"#;
+    let refused = put(&agent.url("/v1/agent/service/register"), tls);
+    assert_eq!(
+        refused.status, 400,
+        "TLS pings are refused until TLS lands: {}",
+        refused.body
+    );
+}

@@ -95,7 +95,7 @@ impl Agent {
         let shutdown = Arc::new(Notify::new());
         let info = agent_info(&config, &node_id, rpc_addr);
         let local = LocalAgentImpl {
-            state: LocalState::new(&info.node_name),
+            state: LocalState::new(&info.node_name, server.store().clone()),
             enable_script_checks: config.enable_script_checks,
             enable_local_script_checks: config.enable_local_script_checks,
             tokens: Arc::default(),

@@ -394,7 +394,8 @@ fn check_kind(obj: &Map<String, Value>, interval: Option<Duration>) -> Result<Ch
     if !h2.is_empty() {
         return needs_interval(CheckKind::H2Ping {
             addr: h2,
-            tls: boolean(obj, "H2PingUseTLS")?,
+            // Consul pings over TLS unless told otherwise.
+            tls: field(obj, "H2PingUseTLS").is_none() || boolean(obj, "H2PingUseTLS")?,
         });
     }
     let alias = string(obj, "AliasService")?;

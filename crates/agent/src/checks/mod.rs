@@ -2,6 +2,8 @@
 //! own task and reports results to the local state, which syncs status
 //! changes to the catalog at once.
 
+mod alias;
+mod grpc;
 mod probe;
 mod status;
 
@@ -9,6 +11,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use skein_config::{CheckDefinition, CheckKind};
+use skein_raft::SharedStore;
 use skein_types::CheckStatus;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -35,8 +38,21 @@ impl Drop for Runner {
     }
 }
 
+/// What check tasks may need besides their definition.
+#[derive(Debug, Clone)]
+pub(crate) struct Context {
+    /// This agent's node.
+    pub(crate) node: String,
+    /// The state store, for alias checks.
+    pub(crate) store: SharedStore,
+}
+
 /// Starts the task that runs `def`, reporting into `state`.
-pub(crate) fn start(def: &CheckDefinition, state: Weak<LocalState>) -> Option<Runner> {
+pub(crate) fn start(
+    def: &CheckDefinition,
+    state: Weak<LocalState>,
+    ctx: &Context,
+) -> Option<Runner> {
     let id = def.id.clone();
     match &def.kind {
         CheckKind::Ttl(ttl) => {
@@ -47,14 +63,32 @@ pub(crate) fn start(def: &CheckDefinition, state: Weak<LocalState>) -> Option<Ru
                 ttl_reset: Some(reset),
             })
         }
-        CheckKind::Http { .. } | CheckKind::Tcp(_) | CheckKind::Script(_) => {
+        CheckKind::Alias { service, node } => {
+            let node = if node.is_empty() {
+                ctx.node.clone()
+            } else {
+                node.clone()
+            };
+            let task = tokio::spawn(alias::run(
+                id,
+                service.clone(),
+                node,
+                ctx.store.clone(),
+                state,
+            ));
+            Some(Runner {
+                task,
+                ttl_reset: None,
+            })
+        }
+        CheckKind::Manual => None,
+        _ => {
             let task = tokio::spawn(run_interval(def.clone(), state));
             Some(Runner {
                 task,
                 ttl_reset: None,
             })
         }
-        _ => None,
     }
 }
 

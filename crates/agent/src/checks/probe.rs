@@ -23,6 +23,8 @@ pub(crate) async fn run(kind: &CheckKind, timeout: Duration) -> (CheckStatus, St
         }
         CheckKind::Tcp(addr) => tcp(addr, timeout).await,
         CheckKind::Script(args) => script(args, timeout).await,
+        CheckKind::Grpc { target, .. } => super::grpc::health(target, timeout).await,
+        CheckKind::H2Ping { addr, .. } => super::grpc::h2ping(addr, timeout).await,
         _ => (CheckStatus::Critical, "check type not supported".into()),
     }
 }

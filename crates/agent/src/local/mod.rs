@@ -40,6 +40,7 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct LocalState {
     node: String,
+    ctx: checks::Context,
     inner: Mutex<Inner>,
     pub(crate) sync: SyncSignal,
 }
@@ -47,9 +48,13 @@ pub(crate) struct LocalState {
 // === impl LocalState ===
 
 impl LocalState {
-    pub(crate) fn new(node: &str) -> Arc<Self> {
+    pub(crate) fn new(node: &str, store: skein_raft::SharedStore) -> Arc<Self> {
         Arc::new(Self {
             node: node.to_owned(),
+            ctx: checks::Context {
+                node: node.to_owned(),
+                store,
+            },
             inner: Mutex::new(Inner::default()),
             sync: SyncSignal::default(),
         })
@@ -149,7 +154,7 @@ impl LocalState {
             timeout: def.timeout_text.clone(),
             ..Check::default()
         };
-        let runner = checks::start(&def, Arc::downgrade(self));
+        let runner = checks::start(&def, Arc::downgrade(self), &self.ctx);
         let critical_since = (status == CheckStatus::Critical).then(Instant::now);
         LocalCheck {
             check,
