@@ -8,5 +8,6 @@ mod bad_requests;
 mod blocking;
 mod cli;
 mod durability;
+mod events;
 mod harness;
 mod locks;

@@ -116,6 +116,7 @@ impl Agent {
             fixed_entries(&info, &config),
         );
         local.state.sync.wait(local.state.sync.request()).await;
+        publish_coordinate(&server, &info.node_name).await;
         let state = api_state(&config, &server, &shutdown, info, local);
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
         info!(http = ?http_addrs, "agent running");
@@ -247,6 +248,20 @@ fn api_state(
         config: Arc::new(api),
         auth: Arc::new(auth),
         local: Arc::new(local),
+        events: Arc::default(),
+    }
+}
+
+/// Publishes this node's starting network coordinate (Vivaldi's origin with
+/// its initial error), as an agent does before gossip has measured anything.
+async fn publish_coordinate(server: &Server, node: &str) {
+    let coord = serde_json::json!({ "Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1.0e-5 });
+    let op = skein_state::Op::CoordinateUpdate {
+        node: node.to_owned(),
+        coord,
+    };
+    if let Err(e) = server.write(op).await {
+        warn!(error = %e, "publishing the node's coordinate");
     }
 }
 

@@ -14,6 +14,7 @@ mod auth;
 mod backend;
 mod blocking;
 mod error;
+mod events;
 mod query;
 mod response;
 mod router;
@@ -25,4 +26,5 @@ pub use backend::{
     ReadMeta,
 };
 pub use error::ApiError;
+pub use events::{EventLog, UserEvent};
 pub use router::{ApiState, router};

@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use tracing::Instrument;
 
-use crate::v1::{agent, catalog, health, kv, operator, session, snapshot, status, txn};
-use crate::{AgentInfo, ApiConfig, Authorizer, Backend, LocalAgent};
+use crate::v1::{
+    agent, catalog, coordinate, event, health, kv, operator, session, snapshot, status, txn,
+};
+use crate::{AgentInfo, ApiConfig, Authorizer, Backend, EventLog, LocalAgent};
 
 /// Largest request body accepted at all (snapshot restores); endpoints
 /// enforce their own, smaller limits.
@@ -29,6 +31,8 @@ pub struct ApiState {
     pub auth: Arc<dyn Authorizer>,
     /// The agent's own services and checks.
     pub local: Arc<dyn LocalAgent>,
+    /// User events known to this agent.
+    pub events: Arc<EventLog>,
 }
 
 /// The whole `/v1` API.
@@ -47,6 +51,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(agent::routes())
         .merge(catalog::routes())
         .merge(health::routes())
+        .merge(coordinate::routes())
+        .merge(event::routes())
         .route("/", get(root))
         .route("/ui", get(ui))
         .route("/ui/", get(ui))

@@ -108,6 +108,13 @@ pub enum Op {
     Txn(Vec<TxnOp>),
     /// `PUT /v1/snapshot`: replace every table with the snapshot's.
     Restore(Box<StateData>),
+    /// `PUT /v1/coordinate/update` and agents' own coordinate updates.
+    CoordinateUpdate {
+        /// Node.
+        node: String,
+        /// `{Vec, Error, Adjustment, Height}` as the agent sent it.
+        coord: serde_json::Value,
+    },
 }
 
 /// The result of applying a command.

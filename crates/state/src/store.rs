@@ -30,6 +30,11 @@ pub struct StateData {
     /// node -> check id -> check
     pub(crate) checks: BTreeMap<String, BTreeMap<String, Check>>,
     pub(crate) catalog_index: Index,
+    /// Network coordinates by node (Consul's Vivaldi coordinates, as sent).
+    #[serde(default)]
+    pub(crate) coordinates: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub(crate) coordinates_index: Index,
 }
 
 /// The state store: tables plus the watchers parked on them.
@@ -98,6 +103,7 @@ impl Store {
             } => self.deregister(index, at, node, service_id.as_deref(), check_id.as_deref()),
             Op::Txn(ops) => self.txn(index, at, ops),
             Op::Restore(data) => self.restore(index, data),
+            Op::CoordinateUpdate { node, coord } => self.coordinate_update(index, node, coord),
         }
     }
 
@@ -176,5 +182,32 @@ impl StateData {
     /// Number of KV keys.
     pub fn kv_len(&self) -> usize {
         self.kv.len()
+    }
+}
+
+// === impl Store: coordinates ===
+
+impl Store {
+    fn coordinate_update(
+        &mut self,
+        index: Index,
+        node: &str,
+        coord: &serde_json::Value,
+    ) -> Outcome {
+        self.data.coordinates.insert(node.to_owned(), coord.clone());
+        self.data.coordinates_index = index;
+        self.touch(Topic::Coordinates);
+        Outcome::Bool(true)
+    }
+
+    /// Every node's coordinate, with the coordinates table's index.
+    pub fn coordinates(&self) -> (Index, Vec<(String, serde_json::Value)>) {
+        let all = self
+            .data
+            .coordinates
+            .iter()
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect();
+        (self.data.coordinates_index.max(1), all)
     }
 }

@@ -22,6 +22,8 @@ pub enum Topic {
     Sessions,
     /// Nodes, services and checks.
     Catalog,
+    /// Network coordinates.
+    Coordinates,
 }
 
 #[derive(Debug, Default)]

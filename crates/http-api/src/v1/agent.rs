@@ -40,6 +40,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/agent/leave", put(leave))
         .route("/v1/agent/token/{kind}", put(set_token))
         .route("/v1/agent/reload", put(reload))
+        .route("/v1/agent/force-leave/{node}", put(force_leave))
+        .route("/v1/agent/health/service/name/{name}", get(health_by_name))
+        .route("/v1/agent/health/service/id/{id}", get(health_by_id))
         .route("/v1/agent/metrics", get(metrics))
 }
 
@@ -340,6 +343,127 @@ const TOKEN_KINDS: &[(&str, &str)] = &[
     ("acl_agent_master_token", "agent_recovery"),
     ("acl_replication_token", "replication"),
 ];
+
+/// Without gossip the only member is this agent, so every other name is
+/// unknown, as Consul answers for a node it has never seen.
+async fn force_leave(
+    State(state): State<ApiState>,
+    Path(node): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    if node == state.agent.node_name {
+        return Err(ApiError::Internal(
+            "agent cannot force-leave itself; use leave".into(),
+        ));
+    }
+    Err(ApiError::Internal(format!(
+        "No node found with name '{node}'"
+    )))
+}
+
+/// Aggregated local health of one service instance: the worst of its own
+/// checks and the node's checks.
+fn instance_health(
+    state: &ApiState,
+    svc: &skein_types::ServiceInstance,
+) -> (CheckStatus, Vec<Value>) {
+    let checks: Vec<_> = state
+        .local
+        .checks()
+        .into_iter()
+        .filter(|c| c.service_id.is_empty() || c.service_id == svc.id)
+        .collect();
+    let worst = checks
+        .iter()
+        .map(|c| c.status)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(CheckStatus::Passing);
+    (worst, checks.iter().map(render::check).collect())
+}
+
+fn severity(s: CheckStatus) -> u8 {
+    match s {
+        CheckStatus::Passing => 0,
+        CheckStatus::Warning => 1,
+        CheckStatus::Critical => 2,
+    }
+}
+
+fn health_status_code(s: CheckStatus) -> axum::http::StatusCode {
+    match s {
+        CheckStatus::Passing => axum::http::StatusCode::OK,
+        CheckStatus::Warning => axum::http::StatusCode::TOO_MANY_REQUESTS,
+        CheckStatus::Critical => axum::http::StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+fn wants_text(req: &Req) -> bool {
+    req.params.get("format") == Some("text")
+}
+
+async fn health_by_id(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    let svc = state.local.services().into_iter().find(|s| s.id == id);
+    let Some(svc) = svc else {
+        return Err(ApiError::NotFound(format!("ServiceId {id} not found")));
+    };
+    let (status, checks) = instance_health(&state, &svc);
+    let code = health_status_code(status);
+    if wants_text(&req) {
+        return Ok((code, status.as_str().to_owned()).into_response());
+    }
+    let body = json!({ "AggregatedStatus": status.as_str(), "Service": render::agent_service(&svc, &state.agent.datacenter), "Checks": checks });
+    Ok(crate::response::json(
+        code,
+        axum::http::HeaderMap::new(),
+        &body,
+    ))
+}
+
+async fn health_by_name(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    let instances: Vec<_> = state
+        .local
+        .services()
+        .into_iter()
+        .filter(|s| s.service == name)
+        .collect();
+    if instances.is_empty() {
+        return Err(ApiError::NotFound(format!("ServiceName {name} Not Found")));
+    }
+    let rows: Vec<(CheckStatus, Value)> = instances
+        .iter()
+        .map(|svc| {
+            let (status, checks) = instance_health(&state, svc);
+            let row = json!({ "AggregatedStatus": status.as_str(), "Service": render::agent_service(svc, &state.agent.datacenter), "Checks": checks });
+            (status, row)
+        })
+        .collect();
+    let worst = rows
+        .iter()
+        .map(|(s, _)| *s)
+        .max_by_key(|s| severity(*s))
+        .unwrap_or(CheckStatus::Passing);
+    let code = health_status_code(worst);
+    if wants_text(&req) {
+        return Ok((code, worst.as_str().to_owned()).into_response());
+    }
+    let body: Vec<Value> = rows.into_iter().map(|(_, r)| r).collect();
+    Ok(crate::response::json(
+        code,
+        axum::http::HeaderMap::new(),
+        &body,
+    ))
+}
 
 async fn reload(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorWrite)?;

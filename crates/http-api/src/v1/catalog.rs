@@ -27,6 +27,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/catalog/service/{name}", get(service))
         .route("/v1/catalog/connect/{name}", get(connect))
         .route("/v1/catalog/node/{node}", get(node))
+        .route("/v1/catalog/node-services/{node}", get(node_services))
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -359,4 +360,26 @@ fn services_matching(
         }
     }
     (i, out)
+}
+
+/// `/v1/catalog/node-services/:node`: the node and its services as a list.
+async fn node_services(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Read)?;
+    let filter = filter_of(&req)?;
+    let dc = state.agent.datacenter.clone();
+    let a = blocking::query(&state, &req, |st| {
+        let (i, found) = st.node(&name);
+        let value = found.map(|(n, services)| {
+            let mut rows: Vec<Value> = services.iter().map(|s| render::service(s, &dc)).collect();
+            keep(filter.as_ref(), &mut rows);
+            json!({ "Node": render::node(&n), "Services": rows })
+        });
+        (i, value.unwrap_or(Value::Null), vec![Topic::Catalog])
+    })
+    .await?;
+    Ok(answer(&state, &a, req.consistency))
 }

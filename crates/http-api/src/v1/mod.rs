@@ -2,6 +2,8 @@
 
 pub(crate) mod agent;
 pub(crate) mod catalog;
+pub(crate) mod coordinate;
+pub(crate) mod event;
 pub(crate) mod health;
 pub(crate) mod kv;
 pub(crate) mod operator;

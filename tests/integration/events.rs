@@ -1,0 +1,78 @@
+//! User events, coordinates and the agent's local health endpoints.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Agent, get, put};
+
+#[test]
+fn a_blocking_event_list_wakes_on_a_new_event() {
+    let agent = Agent::dev(&[]);
+    let fired = put(&agent.url("/v1/event/fire/deploy?node=web.*"), "v1").json();
+    assert_eq!(
+        (
+            fired["Name"].clone(),
+            fired["NodeFilter"].clone(),
+            fired["LTime"].clone()
+        ),
+        (json!("deploy"), json!("web.*"), json!(1))
+    );
+    let first = get(&agent.url("/v1/event/list?name=deploy"));
+    let index = first.index.unwrap();
+    assert_eq!(first.json()[0]["Payload"], "djE=");
+    let url = agent.url(&format!("/v1/event/list?index={index}&wait=30s"));
+    let waiter = std::thread::spawn(move || get(&url));
+    std::thread::sleep(Duration::from_millis(200));
+    put(&agent.url("/v1/event/fire/restart"), "");
+    let woke = waiter.join().unwrap();
+    assert_ne!(woke.index, Some(index));
+    assert_eq!(woke.json().as_array().unwrap().len(), 2);
+    assert_eq!(put(&agent.url("/v1/event/fire/_internal"), "").status, 400);
+}
+
+#[test]
+fn coordinates_are_published_and_updated_through_raft() {
+    let agent = Agent::dev(&[]);
+    let dcs = get(&agent.url("/v1/coordinate/datacenters")).json();
+    assert_eq!(dcs[0]["Coordinates"][0]["Node"], "itest.dc1");
+    let coord = json!({"Node": "itest", "Coord": {"Vec": [1, 0, 0, 0, 0, 0, 0, 0], "Error": 0.5, "Adjustment": 0, "Height": 0.001}});
+    assert_eq!(
+        put(&agent.url("/v1/coordinate/update"), coord.to_string()).status,
+        200
+    );
+    let node = get(&agent.url("/v1/coordinate/node/itest")).json();
+    assert_eq!(node[0]["Coord"]["Vec"][0], 1);
+    let bad = json!({"Node": "itest", "Coord": {"Vec": [1, 2], "Error": 0.5}});
+    assert_eq!(
+        put(&agent.url("/v1/coordinate/update"), bad.to_string()).status,
+        400
+    );
+    assert_eq!(get(&agent.url("/v1/coordinate/node/nobody")).status, 404);
+}
+
+#[test]
+fn agent_health_endpoints_answer_with_the_aggregated_status() {
+    let agent = Agent::dev(&[]);
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "api", "ID": "api-1", "Check": {"TTL": "30s"}}"#,
+    );
+    let critical = get(&agent.url("/v1/agent/health/service/id/api-1?format=text"));
+    assert_eq!((critical.status, critical.body.as_str()), (503, "critical"));
+    put(&agent.url("/v1/agent/check/warn/service:api-1"), "");
+    assert_eq!(
+        get(&agent.url("/v1/agent/health/service/name/api")).status,
+        429
+    );
+    put(&agent.url("/v1/agent/check/pass/service:api-1"), "");
+    let ok = get(&agent.url("/v1/agent/health/service/name/api"));
+    assert_eq!(
+        (ok.status, ok.json()[0]["AggregatedStatus"].clone()),
+        (200, json!("passing"))
+    );
+    assert_eq!(
+        get(&agent.url("/v1/agent/health/service/id/nope")).status,
+        404
+    );
+}
