@@ -10,4 +10,5 @@ mod cli;
 mod durability;
 mod events;
 mod harness;
+mod health_flow;
 mod locks;

@@ -21,6 +21,9 @@ use super::LocalState;
 const FULL_SYNC_INTERVAL: Duration = Duration::from_secs(60);
 /// Retry after a failed sync.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often services critical past `deregister_critical_service_after`
+/// are looked for.
+const REAP_INTERVAL: Duration = Duration::from_millis(250);
 /// Longest an API call waits for its change to reach the catalog.
 const WAIT_LIMIT: Duration = Duration::from_secs(10);
 
@@ -101,12 +104,27 @@ pub(crate) fn spawn_sync(
             } else {
                 RETRY
             };
-            tokio::select! {
-                _ = state.sync.wake.notified() => {}
-                _ = async { if let Some(w) = catalog_changed { w.await } else { std::future::pending().await } } => {}
-                _ = tokio::time::sleep(wait) => next_full = Instant::now() + FULL_SYNC_INTERVAL,
+            let catalog_changed = async {
+                match catalog_changed {
+                    Some(w) => w.await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(catalog_changed);
+            let full = tokio::time::sleep(wait);
+            tokio::pin!(full);
+            let mut reap = tokio::time::interval(REAP_INTERVAL);
+            loop {
+                tokio::select! {
+                    _ = state.sync.wake.notified() => break,
+                    _ = &mut catalog_changed => break,
+                    _ = &mut full => {
+                        next_full = Instant::now() + FULL_SYNC_INTERVAL;
+                        break;
+                    }
+                    _ = reap.tick() => reap_critical(&state),
+                }
             }
-            reap_critical(&state);
         }
     })
 }
