@@ -76,3 +76,38 @@ fn agent_health_endpoints_answer_with_the_aggregated_status() {
         404
     );
 }
+
+#[test]
+fn monitor_streams_log_lines_and_rejects_unknown_levels() {
+    use std::io::{BufRead, BufReader};
+    let agent = Agent::dev(&[]);
+    assert_eq!(
+        get(&agent.url("/v1/agent/monitor?loglevel=not-a-real-level")).status,
+        400
+    );
+    let url = agent.url("/v1/agent/monitor?loglevel=info");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let resp = ureq::get(&url).call().unwrap();
+        let reader = BufReader::new(resp.into_body().into_reader());
+        for line in reader.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        put(&agent.url("/v1/agent/reload"), "");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(300))
+            && line.contains("configuration reloaded")
+        {
+            assert!(line.starts_with("[INFO]"), "{line}");
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no log line reached the monitor"
+        );
+    }
+}

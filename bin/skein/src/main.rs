@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use skein_config::{Builder, OsEnvironment, RuntimeConfig, parse_flags};
+use skein_http_api::LogFeed;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -21,7 +22,8 @@ fn run_agent(args: &[String]) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    init_tracing(&config);
+    let feed = skein_http_api::log_feed();
+    init_tracing(&config, feed.clone());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -35,7 +37,7 @@ fn run_agent(args: &[String]) -> ExitCode {
     let args = args.to_vec();
     let reload: skein_agent::Reloader =
         Box::new(move || load_config(&args).map_err(|e| e.to_string()));
-    match runtime.block_on(skein_agent::run(Arc::new(config), reload)) {
+    match runtime.block_on(skein_agent::run(Arc::new(config), reload, feed)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "agent failed");
@@ -50,19 +52,24 @@ fn load_config(args: &[String]) -> anyhow::Result<RuntimeConfig> {
     Ok(Builder::build(&flags, &OsEnvironment)?)
 }
 
-fn init_tracing(config: &RuntimeConfig) {
+fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
+    use tracing_subscriber::prelude::*;
     let default = format!(
         "{level},openraft=warn,h2=warn,hyper=warn,tower=warn",
         level = config.log_level.as_filter()
     );
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if config.log_json {
-        builder.json().init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default))
+    };
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt = if config.log_json {
+        fmt.json().boxed()
     } else {
-        builder.init();
-    }
+        fmt.boxed()
+    };
+    tracing_subscriber::registry()
+        .with(fmt.with_filter(filter()))
+        .with(skein_agent::MonitorLayer::new(feed).with_filter(filter()))
+        .init();
 }

@@ -13,9 +13,11 @@ mod checks;
 mod error;
 mod local;
 mod local_agent;
+mod monitor;
 mod node_id;
 mod run;
 mod sidecar;
 
 pub use error::{Error, Result};
+pub use monitor::MonitorLayer;
 pub use run::{Agent, Reloader, run};

@@ -250,6 +250,9 @@ impl LocalAgent for Agent {
         let result = (self.reload)()
             .map_err(LocalError::Invalid)
             .and_then(|c| self.apply_config_services(&c.services));
+        if result.is_ok() {
+            tracing::info!("configuration reloaded");
+        }
         Box::pin(self.synced(result))
     }
 

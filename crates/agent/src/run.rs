@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skein_config::RuntimeConfig;
-use skein_http_api::{AgentInfo, ApiConfig, ApiState, StaticAuthorizer};
+use skein_http_api::{AgentInfo, ApiConfig, ApiState, LogFeed, StaticAuthorizer};
 use skein_server::{Server, ServerOptions, raft_id_for};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 use tokio::net::TcpListener;
@@ -37,9 +37,9 @@ pub struct Agent {
 }
 
 /// Runs the agent until it is told to stop.
-pub async fn run(config: Arc<RuntimeConfig>, reload: Reloader) -> Result<()> {
+pub async fn run(config: Arc<RuntimeConfig>, reload: Reloader, logs: LogFeed) -> Result<()> {
     write_pid_file(&config)?;
-    let agent = Agent::start(config.clone(), reload).await?;
+    let agent = Agent::start(config.clone(), reload, logs).await?;
     ready_line(&agent);
     agent.wait_for_shutdown().await;
     agent.stop().await;
@@ -71,7 +71,11 @@ fn ready_line(agent: &Agent) {
 
 impl Agent {
     /// Starts the server role, registers this node and serves HTTP.
-    pub async fn start(config: Arc<RuntimeConfig>, reload: Reloader) -> Result<Self> {
+    pub async fn start(
+        config: Arc<RuntimeConfig>,
+        reload: Reloader,
+        logs: LogFeed,
+    ) -> Result<Self> {
         if !config.server {
             return Err(Error::Unsupported(
                 "client agents (without -server) are not supported yet".into(),
@@ -117,7 +121,7 @@ impl Agent {
         );
         local.state.sync.wait(local.state.sync.request()).await;
         publish_coordinate(&server, &info.node_name).await;
-        let state = api_state(&config, &server, &shutdown, info, local);
+        let state = api_state(&config, &server, &shutdown, info, local, logs);
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
         info!(http = ?http_addrs, "agent running");
         Ok(Self {
@@ -222,6 +226,7 @@ fn api_state(
     shutdown: &Arc<Notify>,
     info: AgentInfo,
     local: LocalAgentImpl,
+    logs: LogFeed,
 ) -> ApiState {
     let backend = ServerBackend {
         server: server.clone(),
@@ -249,6 +254,7 @@ fn api_state(
         auth: Arc::new(auth),
         local: Arc::new(local),
         events: Arc::default(),
+        logs,
     }
 }
 

@@ -15,6 +15,7 @@ mod backend;
 mod blocking;
 mod error;
 mod events;
+mod logs;
 mod query;
 mod response;
 mod router;
@@ -27,4 +28,5 @@ pub use backend::{
 };
 pub use error::ApiError;
 pub use events::{EventLog, UserEvent};
+pub use logs::{LOG_BUFFER, LogFeed, LogLine, log_feed};
 pub use router::{ApiState, router};

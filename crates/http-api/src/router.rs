@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::v1::{
     agent, catalog, coordinate, event, health, kv, operator, session, snapshot, status, txn,
 };
-use crate::{AgentInfo, ApiConfig, Authorizer, Backend, EventLog, LocalAgent};
+use crate::{AgentInfo, ApiConfig, Authorizer, Backend, EventLog, LocalAgent, LogFeed};
 
 /// Largest request body accepted at all (snapshot restores); endpoints
 /// enforce their own, smaller limits.
@@ -33,6 +33,8 @@ pub struct ApiState {
     pub local: Arc<dyn LocalAgent>,
     /// User events known to this agent.
     pub events: Arc<EventLog>,
+    /// The agent's log lines, for `/v1/agent/monitor`.
+    pub logs: LogFeed,
 }
 
 /// The whole `/v1` API.

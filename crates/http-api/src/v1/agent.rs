@@ -40,6 +40,7 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/agent/leave", put(leave))
         .route("/v1/agent/token/{kind}", put(set_token))
         .route("/v1/agent/reload", put(reload))
+        .route("/v1/agent/monitor", get(super::monitor::monitor))
         .route("/v1/agent/force-leave/{node}", put(force_leave))
         .route("/v1/agent/health/service/name/{name}", get(health_by_name))
         .route("/v1/agent/health/service/id/{id}", get(health_by_id))

@@ -6,6 +6,7 @@ pub(crate) mod coordinate;
 pub(crate) mod event;
 pub(crate) mod health;
 pub(crate) mod kv;
+pub(crate) mod monitor;
 pub(crate) mod operator;
 pub(crate) mod render;
 pub(crate) mod session;
