@@ -12,6 +12,9 @@ pub(crate) enum Error {
     /// A flag could not be parsed; the usage text is printed after it.
     #[error("{0}")]
     Flag(String),
+    /// End quietly with this exit code (e.g. `members` with no match: 2).
+    #[error("exit status {0}")]
+    Exit(u8),
     /// A complete message, e.g. `Error! No key exists at: foo`.
     #[error("{0}")]
     Message(String),

@@ -14,6 +14,8 @@ enum Kind {
     Bool,
     Str,
     U64,
+    /// A repeatable string flag; every occurrence appends.
+    List,
 }
 
 /// A flag's typed value.
@@ -22,6 +24,7 @@ enum Value {
     Bool(bool),
     Str(String),
     U64(u64),
+    List(Vec<String>),
 }
 
 /// One declared flag.
@@ -77,6 +80,16 @@ impl FlagSet {
     /// Declares a boolean flag, false by default.
     pub(crate) fn bool(self, name: &'static str, help: &'static str) -> Self {
         self.declare(name, Kind::Bool, Value::Bool(false), help)
+    }
+
+    /// Declares a boolean flag that is true unless set to false.
+    pub(crate) fn bool_true(self, name: &'static str, help: &'static str) -> Self {
+        self.declare(name, Kind::Bool, Value::Bool(true), help)
+    }
+
+    /// Declares a repeatable string flag (Go's `AppendSliceValue`), empty by default.
+    pub(crate) fn list(self, name: &'static str, help: &'static str) -> Self {
+        self.declare(name, Kind::List, Value::List(Vec::new()), help)
     }
 
     /// Declares a string flag with a default.
@@ -135,7 +148,12 @@ impl FlagSet {
                     None => return Err(invalid(format!("flag needs an argument: -{name}"))),
                 },
             };
-            parsed.values.insert(spec.name, value);
+            match (parsed.values.get_mut(spec.name), value) {
+                (Some(Value::List(items)), Value::List(more)) => items.extend(more),
+                (_, value) => {
+                    parsed.values.insert(spec.name, value);
+                }
+            }
         }
         parsed.args = rest.cloned().collect();
         Ok(parsed)
@@ -220,6 +238,7 @@ fn parse_value(spec: &Spec, value: String) -> Result<Value, FlagError> {
                 spec.name
             ))
         }),
+        Kind::List => Ok(Value::List(vec![value])),
         _ => Ok(Value::Str(value)),
     }
 }
@@ -288,6 +307,30 @@ impl Parsed {
             Some(Value::U64(n)) => *n,
             _ => 0,
         }
+    }
+
+    /// Every value of a repeatable flag, in the order given.
+    pub(crate) fn list(&self, name: &str) -> &[String] {
+        match self.values.get(name) {
+            Some(Value::List(items)) => items,
+            _ => &[],
+        }
+    }
+
+    /// A repeatable `key=value` flag as a map (Go's `FlagMapValue`); a later
+    /// key wins. A value without `=` is a flag error, as Go reports it.
+    pub(crate) fn map(&self, name: &str) -> Result<BTreeMap<String, String>, FlagError> {
+        let mut out = BTreeMap::new();
+        for item in self.list(name) {
+            let Some((k, v)) = item.split_once('=') else {
+                return Err(invalid(format!(
+                    "invalid value {} for flag -{name}: Missing = in argument: {item}",
+                    go_quote(item)
+                )));
+            };
+            out.insert(k.to_owned(), v.to_owned());
+        }
+        Ok(out)
     }
 
     /// The positional arguments after the flags.
@@ -405,6 +448,31 @@ mod tests {
             fs.usage(),
             "\nHTTP API Options:\n\n  -http-addr=<value>\n     The address.\n\
              \nCommand Options:\n\n  -recurse\n     Recurse.\n"
+        );
+    }
+
+    #[test]
+    fn list_flags_repeat_and_maps_split() {
+        let fs = FlagSet::new()
+            .list("tag", "Tag.")
+            .list("meta", "Meta.")
+            .bool_true("shell", "Shell.");
+        let args: Vec<String> = ["-tag=a", "-tag", "b", "-meta=k=v=w", "-shell=false", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let p = fs.parse(&args).unwrap();
+        assert_eq!(p.list("tag"), ["a", "b"]);
+        assert_eq!(p.map("meta").unwrap()["k"], "v=w");
+        assert!(!p.bool("shell"));
+        assert_eq!(p.args(), ["x"]);
+        assert!(fs.parse(&[]).unwrap().bool("shell"));
+        let bad = fs.parse(&["-meta=nope".to_owned()]).unwrap();
+        assert_eq!(
+            bad.map("meta").unwrap_err(),
+            FlagError::Invalid(
+                "invalid value \"nope\" for flag -meta: Missing = in argument: nope".into()
+            )
         );
     }
 

@@ -1,8 +1,10 @@
 //! skein's command-line client: Consul's CLI nouns and verbs over the HTTP API v1.
 //!
 //! Every subcommand except `agent` lands here. Commands are clients of the
-//! agent's HTTP API (`/v1/kv`, `/v1/snapshot`, `/v1/operator/raft/...`) and
-//! print what Consul's `consul` binary prints, with the same flags and exit codes.
+//! agent's HTTP API (`/v1/kv`, `/v1/catalog`, `/v1/agent`, `/v1/health`,
+//! `/v1/snapshot`, `/v1/operator/raft/...`) and print what Consul's `consul`
+//! binary prints, with the same flags and exit codes. `watch` loops on
+//! blocking queries and may run a handler through `$SHELL -c` (default `/bin/sh`).
 //!
 //! ```text
 //!  args ──► commands::dispatch ──► flags::FlagSet::parse ──► command `run`

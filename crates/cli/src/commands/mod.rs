@@ -9,11 +9,20 @@ use std::io::{Read, Write};
 use crate::env::Env;
 use crate::error::{Error, Result};
 use crate::flags::{FlagError, FlagSet, Parsed};
+use crate::http::Client;
 
+pub(crate) mod catalog;
+pub(crate) mod info;
 pub(crate) mod kv;
+pub(crate) mod leave;
+pub(crate) mod maint;
+pub(crate) mod members;
 pub(crate) mod operator;
+pub(crate) mod reload;
+pub(crate) mod services;
 pub(crate) mod snapshot;
 pub(crate) mod version;
+pub(crate) mod watch;
 
 /// What a running command may touch: the environment and the standard streams.
 pub(crate) struct Ctx<'a> {
@@ -43,20 +52,38 @@ pub(crate) struct Command {
 
 /// Every leaf command.
 const COMMANDS: &[&Command] = &[
+    &catalog::datacenters::COMMAND,
+    &catalog::nodes::COMMAND,
+    &catalog::services::COMMAND,
+    &info::COMMAND,
     &kv::get::COMMAND,
     &kv::put::COMMAND,
     &kv::delete::COMMAND,
     &kv::export::COMMAND,
     &kv::import::COMMAND,
+    &leave::COMMAND,
+    &maint::COMMAND,
+    &members::COMMAND,
+    &reload::COMMAND,
+    &services::register::COMMAND,
+    &services::deregister::COMMAND,
     &snapshot::save::COMMAND,
     &snapshot::restore::COMMAND,
     &operator::raft::list_peers::COMMAND,
     &version::COMMAND,
+    &watch::COMMAND,
 ];
 
 /// Commands that only group subcommands: words, synopsis, description.
 const NOUNS: &[(&[&str], &str, &str)] = &[
     (&["agent"], "Runs a skein agent", ""),
+    (
+        &["catalog"],
+        "Interact with the catalog",
+        "This command has subcommands for interacting with skein's catalog. The \
+         catalog should not be confused with the agent, although the APIs and \
+         responses may be similar.",
+    ),
     (
         &["kv"],
         "Interact with the key-value store",
@@ -74,6 +101,13 @@ const NOUNS: &[(&[&str], &str, &str)] = &[
         &["operator", "raft"],
         "Provides cluster-level tools for Raft",
         "The Raft operator command is used to interact with the Raft configuration.",
+    ),
+    (
+        &["services"],
+        "Interact with services",
+        "This command has subcommands for interacting with services. The subcommands \
+         default to working with services registered with the local agent. Please see \
+         the \"skein catalog\" command for interacting with the entire catalog.",
     ),
     (
         &["snapshot"],
@@ -148,6 +182,7 @@ pub(crate) fn run_command(cmd: &Command, args: &[String], ctx: &mut Ctx<'_>) -> 
     let usage = || format!("{}\n{}", cmd.help.trim_end(), flags.usage());
     match result {
         Ok(()) => 0,
+        Err(Error::Exit(code)) => code,
         Err(Error::Help) => {
             let _ = write!(ctx.out, "{}", usage());
             0
@@ -224,6 +259,48 @@ pub(crate) fn emit(ctx: &mut Ctx<'_>, bytes: &[u8]) -> Result<()> {
 /// Writes one line to stdout (Consul's `UI.Info`).
 pub(crate) fn info(ctx: &mut Ctx<'_>, line: &str) -> Result<()> {
     emit(ctx, format!("{line}\n").as_bytes())
+}
+
+/// Writes one line to stderr (Consul's `UI.Error` for non-fatal notices).
+pub(crate) fn warn(ctx: &mut Ctx<'_>, line: &str) -> Result<()> {
+    writeln!(ctx.err, "{line}").map_err(|e| Error::io("Error writing output", e))
+}
+
+/// Resolves an argument like Consul's `LoadDataSource`: `@path` reads a
+/// file, `-` reads stdin, anything else is the data itself. `what` names the
+/// argument in errors.
+pub(crate) fn load_data_source(arg: &str, ctx: &mut Ctx<'_>, what: &str) -> Result<String> {
+    if let Some(path) = arg.strip_prefix('@') {
+        return std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("Failed to read file for {what}"), e));
+    }
+    if arg == "-" {
+        let mut data = String::new();
+        ctx.stdin
+            .read_to_string(&mut data)
+            .map_err(|e| Error::io(format!("Failed to read stdin for {what}"), e))?;
+        return Ok(data);
+    }
+    Ok(arg.to_owned())
+}
+
+/// The agent's node name from `GET /v1/agent/self` (Consul's `Agent().NodeName()`).
+pub(crate) fn agent_node_name(client: &Client) -> Result<String> {
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct SelfInfo {
+        config: Config,
+    }
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct Config {
+        node_name: String,
+    }
+    let me: SelfInfo = client
+        .get("/v1/agent/self", Vec::new())
+        .and_then(|r| r.require_ok())
+        .and_then(|r| r.json())?;
+    Ok(me.config.node_name)
 }
 
 /// Consul's "Too many arguments (expected N, got M)".

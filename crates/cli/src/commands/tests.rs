@@ -11,10 +11,18 @@ fn no_arguments_lists_commands_on_stderr() {
         "Usage: skein [--version] [--help] <command> [<args>]\n\n\
          Available commands are:\n\
          \x20   agent       Runs a skein agent\n\
+         \x20   catalog     Interact with the catalog\n\
+         \x20   info        Provides debugging information for operators.\n\
          \x20   kv          Interact with the key-value store\n\
+         \x20   leave       Gracefully leaves the skein cluster and shuts down\n\
+         \x20   maint       Controls node or service maintenance mode\n\
+         \x20   members     Lists the members of a skein cluster\n\
          \x20   operator    Provides cluster-level tools for operators\n\
+         \x20   reload      Triggers the agent to reload configuration files\n\
+         \x20   services    Interact with services\n\
          \x20   snapshot    Saves and restores snapshots of server state\n\
-         \x20   version     Prints the skein version\n"
+         \x20   version     Prints the skein version\n\
+         \x20   watch       Watch for changes in skein\n"
     );
 }
 
@@ -50,6 +58,18 @@ fn noun_without_verb_lists_subcommands() {
          \x20   get       Retrieves or lists data from the KV store\n\
          \x20   import    Imports a tree stored as JSON to the KV store\n\
          \x20   put       Sets or updates data in the KV store\n"
+    ));
+    let out = run_cli(&["catalog"], "127.0.0.1:1", b"");
+    assert!(out.stderr.ends_with(
+        "Subcommands:\n    datacenters    Lists all known datacenters\n\
+         \x20   nodes          Lists all nodes in the given datacenter\n\
+         \x20   services       Lists all registered services in a datacenter\n"
+    ));
+    let out = run_cli(&["services", "--help"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.ends_with(
+        "Subcommands:\n    deregister    Deregister services with the local agent\n\
+         \x20   register      Register services with the local agent\n"
     ));
     let out = run_cli(&["operator", "-h"], "127.0.0.1:1", b"");
     assert_eq!(out.code, 0);
