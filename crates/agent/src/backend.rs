@@ -26,31 +26,13 @@ fn map_err(e: skein_server::Error) -> BackendError {
     }
 }
 
-fn consistency(c: Consistency) -> skein_server::Consistency {
-    match c {
-        Consistency::Stale => skein_server::Consistency::Stale,
-        Consistency::Default => skein_server::Consistency::Default,
-        Consistency::Consistent => skein_server::Consistency::Consistent,
-    }
-}
-
 impl Backend for ServerBackend {
     fn write(&self, op: Op) -> BoxFuture<'_, Result<Outcome, BackendError>> {
         Box::pin(async move { self.server.write(op).await.map_err(map_err) })
     }
 
     fn read_barrier(&self, c: Consistency) -> BoxFuture<'_, Result<ReadMeta, BackendError>> {
-        Box::pin(async move {
-            let meta = self
-                .server
-                .read_barrier(consistency(c))
-                .await
-                .map_err(map_err)?;
-            Ok(ReadMeta {
-                known_leader: meta.known_leader,
-                last_contact_ms: meta.last_contact_ms,
-            })
-        })
+        Box::pin(async move { self.server.read_barrier(c).await.map_err(map_err) })
     }
 
     fn store(&self) -> Arc<RwLock<Store>> {

@@ -7,28 +7,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use skein_config::{CheckDefinition, ServiceDefinition};
 use skein_state::{Op, Outcome, Store};
+pub use skein_types::read::{Consistency, ReadMeta};
 use skein_types::wire;
 use skein_types::{Check, CheckStatus, ServiceInstance};
-
-/// Read consistency requested by `?stale` / `?consistent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consistency {
-    /// Any server answers.
-    Stale,
-    /// The leader answers.
-    Default,
-    /// The leader answers after confirming leadership.
-    Consistent,
-}
-
-/// What a read reports about the cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadMeta {
-    /// A leader is known.
-    pub known_leader: bool,
-    /// Milliseconds since contact with the leader.
-    pub last_contact_ms: u64,
-}
 
 /// One server of the Raft configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,4 +19,5 @@ mod sessions;
 
 pub use error::{Error, Result};
 pub use options::{ServerOptions, raft_id_for};
-pub use server::{Consistency, PeerInfo, ReadMeta, Server};
+pub use server::{PeerInfo, Server};
+pub use skein_types::read::{Consistency, ReadMeta};

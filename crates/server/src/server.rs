@@ -9,32 +9,13 @@ use openraft::error::RaftError;
 use openraft::{BasicNode, ServerState};
 use skein_raft::{LogStore, NetworkFactory, Raft, RaftService, SharedStore, StateMachine};
 use skein_state::{Op, Outcome, Store};
+use skein_types::read::{Consistency, ReadMeta};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::proposer::Proposer;
 use crate::sessions::SessionTimers;
 use crate::{Error, Result, ServerOptions};
-
-/// Read consistency, as Consul's `?stale`, default and `?consistent`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consistency {
-    /// Any server answers from its own state.
-    Stale,
-    /// The leader answers from its state.
-    Default,
-    /// The leader confirms it still leads (read index) first.
-    Consistent,
-}
-
-/// What a read reports about the cluster alongside its answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadMeta {
-    /// A leader is known.
-    pub known_leader: bool,
-    /// Milliseconds since this server heard from the leader (0 on the leader).
-    pub last_contact_ms: u64,
-}
 
 /// One server of the Raft configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

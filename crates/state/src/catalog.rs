@@ -317,24 +317,17 @@ impl Store {
     /// Like [`Store::health_service`] for the mesh-capable instances.
     pub fn health_connect(&self, name: &str) -> (Index, Vec<HealthEntry>) {
         let (index, instances) = self.connect_nodes(name);
-        let entries = instances
-            .into_iter()
-            .map(|(node, service)| {
-                let checks = self.instance_checks(&node.node, &service.id);
-                HealthEntry {
-                    node,
-                    service,
-                    checks,
-                }
-            })
-            .collect();
-        (index, entries)
+        (index, self.with_checks(instances))
     }
 
     /// Instances of one service with their node and service checks.
     pub fn health_service(&self, name: &str) -> (Index, Vec<HealthEntry>) {
         let (index, instances) = self.service_nodes(name);
-        let entries = instances
+        (index, self.with_checks(instances))
+    }
+
+    fn with_checks(&self, instances: Vec<(Node, ServiceInstance)>) -> Vec<HealthEntry> {
+        instances
             .into_iter()
             .map(|(node, service)| {
                 let checks = self.instance_checks(&node.node, &service.id);
@@ -344,8 +337,7 @@ impl Store {
                     checks,
                 }
             })
-            .collect();
-        (index, entries)
+            .collect()
     }
 
     fn instance_checks(&self, node: &str, service_id: &str) -> Vec<Check> {

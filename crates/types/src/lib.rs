@@ -9,6 +9,7 @@
 pub mod bytes;
 pub mod catalog;
 pub mod kv;
+pub mod read;
 pub mod session;
 pub mod txn;
 pub mod wire;
