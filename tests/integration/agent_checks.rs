@@ -291,3 +291,30 @@ fn h2ping_and_grpc_checks_probe_real_http2_servers() {
         refused.body
     );
 }
+
+#[test]
+fn node_meta_selects_nodes_in_catalog_and_health_reads() {
+    let agent = Agent::dev(&["-node-meta", "rack:r1"]);
+    put(
+        &agent.url("/v1/catalog/register"),
+        r#"{"Node": "other", "Address": "10.0.0.2", "NodeMeta": {"rack": "r2"}, "Service": {"Service": "db"}}"#,
+    );
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "db"}"#,
+    );
+    let nodes = get(&agent.url("/v1/catalog/nodes?node-meta=rack:r2")).json();
+    assert_eq!(nodes.as_array().map(Vec::len), Some(1));
+    assert_eq!(nodes[0]["Node"], "other");
+    let db = get(&agent.url("/v1/catalog/service/db?node-meta=rack:r1")).json();
+    assert_eq!(
+        (db.as_array().map(Vec::len), db[0]["Node"].clone()),
+        (Some(1), serde_json::json!("itest"))
+    );
+    let health = get(&agent.url("/v1/health/service/db?node-meta=rack:r2")).json();
+    assert_eq!(health[0]["Node"]["Node"], "other");
+    assert_eq!(
+        get(&agent.url("/v1/catalog/nodes?node-meta=rack")).status,
+        400
+    );
+}

@@ -57,20 +57,40 @@ fn kv_snapshot_and_raft_commands_work_against_an_agent() {
 #[test]
 fn service_catalog_member_and_maintenance_commands_work_against_an_agent() {
     let agent = Agent::dev(&[]);
-    let (ok, out, err) = skein(&agent, &["services", "register", "-name=web", "-port=8080", "-tag=v1"]);
+    let (ok, out, err) = skein(
+        &agent,
+        &["services", "register", "-name=web", "-port=8080", "-tag=v1"],
+    );
     assert!(ok && out.contains("Registered service: web"), "{out}{err}");
     let (ok, out, _) = skein(&agent, &["catalog", "services", "-tags"]);
-    assert!(ok && out.lines().any(|l| l.starts_with("web") && l.contains("v1")), "{out}");
+    assert!(
+        ok && out
+            .lines()
+            .any(|l| l.starts_with("web") && l.contains("v1")),
+        "{out}"
+    );
     let (ok, out, _) = skein(&agent, &["catalog", "nodes"]);
     assert!(ok && out.contains("itest"), "{out}");
     let (ok, out, _) = skein(&agent, &["members"]);
-    assert!(ok && out.contains("itest") && out.contains("alive") && out.contains("server"), "{out}");
-    let (ok, out, _) = skein(&agent, &["maint", "-enable", "-service=web", "-reason=upgrade"]);
-    assert!(ok && out.contains("Service maintenance is now enabled"), "{out}");
+    assert!(
+        ok && out.contains("itest") && out.contains("alive") && out.contains("server"),
+        "{out}"
+    );
+    let (ok, out, _) = skein(
+        &agent,
+        &["maint", "-enable", "-service=web", "-reason=upgrade"],
+    );
+    assert!(
+        ok && out.contains("Service maintenance is now enabled"),
+        "{out}"
+    );
     let (ok, out, _) = skein(&agent, &["maint"]);
     assert!(ok && out.contains("upgrade"), "{out}");
     let (ok, out, _) = skein(&agent, &["info"]);
-    assert!(ok && out.contains("consul:") && out.contains("leader_addr"), "{out}");
+    assert!(
+        ok && out.contains("consul:") && out.contains("leader_addr"),
+        "{out}"
+    );
     let (ok, out, _) = skein(&agent, &["watch", "-type=services"]);
     assert!(ok && out.contains("\"web\""), "{out}");
     let (ok, out, _) = skein(&agent, &["services", "deregister", "-id=web"]);

@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 use skein_state::{Op, Outcome, Registration, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
-use super::{authorize, filter_of, keep, render};
+use super::{authorize, filter_of, keep, meta_matches, node_meta_of, render};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::{answer, ok};
@@ -234,10 +234,15 @@ async fn datacenters(State(state): State<ApiState>) -> Response {
 async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
+    let meta = node_meta_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
         let (i, nodes) = st.nodes();
         {
-            let mut rows: Vec<Value> = nodes.iter().map(render::node).collect();
+            let mut rows: Vec<Value> = nodes
+                .iter()
+                .filter(|n| meta_matches(n, &meta))
+                .map(render::node)
+                .collect();
             keep(filter.as_ref(), &mut rows);
             (i, rows, vec![Topic::Catalog])
         }
@@ -249,10 +254,11 @@ async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiE
 async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
+    let meta = node_meta_of(&req)?;
     let a = blocking::query(&state, &req, |st| {
-        let (i, services) = match &filter {
-            None => st.services(),
-            Some(f) => services_matching(st, f),
+        let (i, services) = match (&filter, meta.is_empty()) {
+            (None, true) => st.services(),
+            _ => services_matching(st, filter.as_ref(), &meta),
         };
         (i, services, vec![Topic::Catalog])
     })
@@ -286,6 +292,7 @@ async fn instances(
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
     let peer = req.params.get("peer").unwrap_or_default().to_owned();
+    let meta = node_meta_of(&req)?;
     let tags: Vec<String> = req
         .params
         .all("tag")
@@ -306,7 +313,7 @@ async fn instances(
         };
         let mut rows: Vec<Value> = rows
             .iter()
-            .filter(|(_, svc)| tags.iter().all(|t| svc.tags.contains(t)))
+            .filter(|(n, svc)| tags.iter().all(|t| svc.tags.contains(t)) && meta_matches(n, &meta))
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
         keep(filter.as_ref(), &mut rows);
@@ -344,14 +351,18 @@ async fn node(
 /// `/v1/catalog/service` row; names and tags are gathered from the matches.
 fn services_matching(
     st: &skein_state::Store,
-    f: &skein_filter::Filter,
+    f: Option<&skein_filter::Filter>,
+    meta: &[(String, String)],
 ) -> (u64, BTreeMap<String, Vec<String>>) {
     let (i, instances) = st.service_instances();
+    let instances: Vec<_> = instances
+        .into_iter()
+        .filter(|(n, svc)| {
+            meta_matches(n, meta) && f.is_none_or(|f| f.matches(&render::catalog_service(n, svc)))
+        })
+        .collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (_, svc) in instances
-        .iter()
-        .filter(|(n, svc)| f.matches(&render::catalog_service(n, svc)))
-    {
+    for (_, svc) in &instances {
         let tags = out.entry(svc.service.clone()).or_default();
         for t in &svc.tags {
             if !tags.contains(t) {

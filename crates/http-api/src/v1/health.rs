@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use skein_state::Topic;
 use skein_types::CheckStatus;
 
-use super::{authorize, filter_of, keep, render};
+use super::{authorize, filter_of, keep, meta_matches, node_meta_of, render};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::answer;
@@ -50,6 +50,7 @@ async fn instances(
     let filter = filter_of(&req)?;
     let peer = req.params.get("peer").unwrap_or_default().to_owned();
     let passing = req.params.flag("passing");
+    let meta = node_meta_of(&req)?;
     let tags: Vec<String> = req
         .params
         .all("tag")
@@ -71,7 +72,9 @@ async fn instances(
         };
         let mut rows: Vec<Value> = entries
             .iter()
-            .filter(|e| tags.iter().all(|t| e.service.tags.contains(t)))
+            .filter(|e| {
+                tags.iter().all(|t| e.service.tags.contains(t)) && meta_matches(&e.node, &meta)
+            })
             .filter(|e| !passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
             .map(|e| {
                 json!({

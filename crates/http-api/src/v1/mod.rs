@@ -50,3 +50,23 @@ pub(crate) fn keep(filter: Option<&skein_filter::Filter>, rows: &mut Vec<serde_j
         rows.retain(|r| f.matches(r));
     }
 }
+
+/// `?node-meta=key:value` pairs (repeatable; every pair must match).
+pub(crate) fn node_meta_of(req: &Req) -> Result<Vec<(String, String)>, ApiError> {
+    req.params
+        .all("node-meta")
+        .into_iter()
+        .map(|kv| {
+            kv.split_once(':')
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| {
+                    ApiError::bad(format!("Invalid node-meta {kv:?}: expected key:value"))
+                })
+        })
+        .collect()
+}
+
+/// True when the node carries every wanted metadata pair.
+pub(crate) fn meta_matches(node: &skein_types::Node, wanted: &[(String, String)]) -> bool {
+    wanted.iter().all(|(k, v)| node.meta.get(k) == Some(v))
+}
