@@ -3,6 +3,7 @@
 //! The load generator must not be the bottleneck, so a debug xtask (what the `cargo xtask`
 //! alias builds) re-runs itself as a release build first.
 
+mod catalog;
 mod kv;
 mod load;
 mod report;
@@ -30,7 +31,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     match args.split_first() {
         Some((name, rest)) if name == "kv" => kv::run(&kv::Options::parse(rest)?),
-        Some((name, _)) => bail!("unknown benchmark {name:?} (available: kv)"),
-        None => bail!("which benchmark? (available: kv)"),
+        Some((name, rest)) if name == "catalog" => catalog::run(&catalog::Options::parse(rest)?),
+        Some((name, _)) => bail!("unknown benchmark {name:?} (available: kv, catalog)"),
+        None => bail!("which benchmark? (available: kv, catalog)"),
     }
 }

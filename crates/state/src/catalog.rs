@@ -110,8 +110,36 @@ impl Store {
             modify_index: index,
             ..svc.clone()
         };
-        services.insert(svc.id.clone(), svc);
+        if let Some(old) = services.insert(svc.id.clone(), svc.clone()) {
+            self.unindex_service(node, &old);
+        }
+        self.by_service
+            .entry(svc.service.clone())
+            .or_default()
+            .insert((node.to_owned(), svc.id.clone()));
         self.catalog_changed(index);
+    }
+
+    fn unindex_service(&mut self, node: &str, svc: &ServiceInstance) {
+        if let Some(set) = self.by_service.get_mut(&svc.service) {
+            set.remove(&(node.to_owned(), svc.id.clone()));
+            if set.is_empty() {
+                self.by_service.remove(&svc.service);
+            }
+        }
+    }
+
+    /// Rebuilds the service-name index from the tables (restore, rollback).
+    pub(crate) fn rebuild_service_index(&mut self) {
+        self.by_service.clear();
+        for (node, services) in &self.data.services {
+            for svc in services.values() {
+                self.by_service
+                    .entry(svc.service.clone())
+                    .or_default()
+                    .insert((node.clone(), svc.id.clone()));
+            }
+        }
     }
 
     pub(crate) fn upsert_check(&mut self, index: Index, at_ms: u64, node: &str, check: &Check) {
@@ -172,7 +200,15 @@ impl Store {
         }
         self.journal_catalog();
         self.data.nodes.remove(node);
-        self.data.services.remove(node);
+        for svc in self
+            .data
+            .services
+            .remove(node)
+            .unwrap_or_default()
+            .into_values()
+        {
+            self.unindex_service(node, &svc);
+        }
         self.data.checks.remove(node);
         self.catalog_changed(index);
         self.invalidate_sessions_of(index, at_ms, node, None);
@@ -180,10 +216,10 @@ impl Store {
 
     pub(crate) fn remove_service(&mut self, index: Index, node: &str, id: &str) {
         self.journal_catalog();
-        let removed = self.data.services.get_mut(node).and_then(|s| s.remove(id));
-        if removed.is_none() {
+        let Some(removed) = self.data.services.get_mut(node).and_then(|s| s.remove(id)) else {
             return;
-        }
+        };
+        self.unindex_service(node, &removed);
         if let Some(checks) = self.data.checks.get_mut(node) {
             checks.retain(|_, c| c.service_id != id);
         }
@@ -291,15 +327,17 @@ impl Store {
 
     /// Instances of one service, with their node.
     pub fn service_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
-        let mut out = Vec::new();
-        for (node, services) in &self.data.services {
-            let Some(n) = self.data.nodes.get(node) else {
-                continue;
-            };
-            for svc in services.values().filter(|s| s.service == name) {
-                out.push((n.clone(), svc.clone()));
-            }
-        }
+        let out = self
+            .by_service
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|(node, id)| {
+                let n = self.data.nodes.get(node)?;
+                let svc = self.data.services.get(node)?.get(id)?;
+                Some((n.clone(), svc.clone()))
+            })
+            .collect();
         (self.catalog_index(), out)
     }
 

@@ -43,6 +43,8 @@ pub struct Store {
     pub(crate) data: StateData,
     /// Derived: session id -> keys it holds. Rebuilt on restore.
     pub(crate) session_locks: BTreeMap<String, BTreeSet<String>>,
+    /// Derived: service name -> (node, instance id). Rebuilt on restore.
+    pub(crate) by_service: BTreeMap<String, BTreeSet<(String, String)>>,
     pub(crate) changed: Vec<Topic>,
     pub(crate) journal: Option<Journal>,
     watches: Mutex<WatchRegistry>,
@@ -127,6 +129,7 @@ impl Store {
         for (s, k) in held {
             self.session_locks.entry(s).or_default().insert(k);
         }
+        self.rebuild_service_index();
         self.changed.clear();
         if let Ok(mut w) = self.watches.lock() {
             w.fire_all();

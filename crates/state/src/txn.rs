@@ -73,6 +73,7 @@ impl Store {
             let d = &mut self.data;
             (d.nodes, d.services, d.checks, d.catalog_index) = (c.0, c.1, c.2, c.3);
             (d.sessions, d.sessions_index, d.lock_delays) = (c.4, c.5, c.6);
+            self.rebuild_service_index();
         }
         self.changed.clear();
     }

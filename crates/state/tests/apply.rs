@@ -285,3 +285,62 @@ fn a_batch_applies_each_op_in_order_at_one_index() {
         (b"first".to_vec(), log.index, log.index)
     );
 }
+
+#[test]
+fn the_service_name_index_follows_renames_removals_and_rollbacks() {
+    let mut log = Log::new();
+    let reg = |name: &str| {
+        Op::Register(Box::new(Registration {
+            node: Node {
+                node: "n1".into(),
+                address: "127.0.0.1".into(),
+                ..Node::default()
+            },
+            skip_node_update: true,
+            service: Some(skein_types::ServiceInstance {
+                id: "i1".into(),
+                service: name.into(),
+                ..Default::default()
+            }),
+            checks: vec![],
+        }))
+    };
+    log.apply(reg("a"));
+    assert_eq!(log.store.service_nodes("a").1.len(), 1);
+    log.apply(reg("b"));
+    assert!(log.store.service_nodes("a").1.is_empty(), "renamed away");
+    assert_eq!(log.store.service_nodes("b").1.len(), 1);
+    let bad = TxnOp::Kv {
+        verb: KvVerb::Cas,
+        key: "x".into(),
+        value: vec![],
+        flags: 0,
+        index: 99,
+        session: String::new(),
+    };
+    let rename = TxnOp::Service {
+        verb: skein_types::txn::CatalogVerb::Set,
+        node: "n1".into(),
+        service: skein_types::ServiceInstance {
+            id: "i1".into(),
+            service: "c".into(),
+            ..Default::default()
+        },
+    };
+    log.apply(Op::Txn(vec![rename, bad]));
+    assert_eq!(
+        log.store.service_nodes("b").1.len(),
+        1,
+        "a rolled-back rename leaves the index alone"
+    );
+    assert!(log.store.service_nodes("c").1.is_empty());
+    log.apply(Op::Deregister {
+        node: "n1".into(),
+        service_id: None,
+        check_id: None,
+    });
+    assert!(
+        log.store.service_nodes("b").1.is_empty(),
+        "node removal drops its services"
+    );
+}

@@ -1,0 +1,157 @@
+//! `cargo xtask bench catalog`: registers N nodes × 5 services through
+//! `/v1/catalog/register`, then measures `/v1/health/service/:s?passing` for
+//! a 100-instance service, and prints registration throughput, the server's
+//! RSS and the read latencies.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use super::load;
+use super::servers::{self, Server, System};
+
+/// Options of `bench catalog`.
+pub(crate) struct Options {
+    nodes: usize,
+    seconds: u64,
+    skein_bin: Option<std::path::PathBuf>,
+}
+
+const SERVICES_PER_NODE: usize = 5;
+const HOT_INSTANCES: usize = 100;
+const WRITERS: usize = 32;
+const READERS: usize = 8;
+
+impl Options {
+    /// Parses `[--nodes N] [--seconds S] [--skein-bin PATH]`.
+    pub(crate) fn parse(args: &[String]) -> Result<Self> {
+        let mut opts = Self {
+            nodes: 10_000,
+            seconds: 10,
+            skein_bin: None,
+        };
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let mut value = || it.next().context(format!("{arg} needs a value"));
+            match arg.as_str() {
+                "--nodes" => opts.nodes = value()?.parse()?,
+                "--seconds" => opts.seconds = value()?.parse()?,
+                "--skein-bin" => opts.skein_bin = Some(value()?.into()),
+                other => bail!("unknown option {other:?}"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// Runs the benchmark.
+pub(crate) fn run(opts: &Options) -> Result<()> {
+    let scratch = tempfile::Builder::new().prefix("skein-bench-").tempdir()?;
+    let mut server = servers::start(System::Skein, scratch.path(), opts.skein_bin.as_deref())?;
+    let result = measure(&server, opts);
+    server.guard.stop()?;
+    result.with_context(|| format!("log tail:\n{}", server.log_tail()))
+}
+
+fn measure(server: &Server, opts: &Options) -> Result<()> {
+    let started = Instant::now();
+    register_all(server, opts.nodes)?;
+    let elapsed = started.elapsed();
+    let registrations = opts.nodes * SERVICES_PER_NODE;
+    let rss = servers::rss_kib(server.guard.pid()).unwrap_or(0);
+    let url = format!("{}/v1/health/service/hot?passing", server.base);
+    let reads = load::run(READERS, Duration::from_secs(opts.seconds), |agent, _, _| {
+        let mut resp = agent.get(&url).call()?;
+        let body = resp.body_mut().read_to_string()?;
+        if !resp.status().is_success() || body.matches("\"ServiceID\"").count() < HOT_INSTANCES {
+            bail!("unexpected answer {}: {} bytes", resp.status(), body.len());
+        }
+        Ok(())
+    });
+    let date = std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()?;
+    println!(
+        "\n### Catalog: {} nodes × {SERVICES_PER_NODE} services, {}",
+        opts.nodes,
+        String::from_utf8_lossy(&date.stdout).trim()
+    );
+    println!(
+        "\nCommand: `cargo xtask bench catalog --nodes {} --seconds {}`, {}, 2 cores.\n",
+        opts.nodes, opts.seconds, server.version
+    );
+    println!("| measure | value |\n|---|--:|");
+    println!(
+        "| registrations ({WRITERS} concurrent writers) | {registrations} in {:.1} s |",
+        elapsed.as_secs_f64()
+    );
+    println!(
+        "| registration throughput | {:.0} /s |",
+        registrations as f64 / elapsed.as_secs_f64()
+    );
+    println!(
+        "| server RSS after registration | {:.1} MiB |",
+        rss as f64 / 1024.0
+    );
+    println!(
+        "| `/v1/health/service/hot?passing` ({HOT_INSTANCES} instances), {READERS} readers | {:.0} req/s |",
+        reads.ops_per_sec()
+    );
+    println!(
+        "| read p50 / p99 | {:.2} ms / {:.2} ms |",
+        reads.percentile_ms(50.0),
+        reads.percentile_ms(99.0)
+    );
+    println!("| read errors | {} |", reads.errors);
+    Ok(())
+}
+
+/// Registers every node's services from `WRITERS` threads.
+fn register_all(server: &Server, nodes: usize) -> Result<()> {
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..WRITERS {
+            s.spawn(|| {
+                let agent = load::agent();
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    if n >= nodes {
+                        return;
+                    }
+                    for svc in 0..SERVICES_PER_NODE {
+                        if register(server, &agent, n, svc).is_err() {
+                            failures.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    match failures.load(Ordering::Relaxed) {
+        0 => Ok(()),
+        f => bail!("{f} registrations failed"),
+    }
+}
+
+fn register(server: &Server, agent: &ureq::Agent, node: usize, svc: usize) -> Result<()> {
+    let name = if svc == 0 && node < HOT_INSTANCES {
+        "hot".to_owned()
+    } else {
+        format!("svc-{}", (node * SERVICES_PER_NODE + svc) % 500)
+    };
+    let body = serde_json::json!({
+        "Node": format!("node-{node}"),
+        "Address": format!("10.{}.{}.{}", node / 65536 % 256, node / 256 % 256, node % 256),
+        "Service": { "ID": format!("{name}-{node}-{svc}"), "Service": name, "Port": 8000 + svc, "Tags": ["v1"] },
+        "Check": { "CheckID": format!("check-{svc}"), "Name": "alive", "Status": "passing", "ServiceID": format!("{name}-{node}-{svc}") },
+    });
+    let resp = agent
+        .put(&format!("{}/v1/catalog/register", server.base))
+        .send_json(&body)?;
+    if !resp.status().is_success() {
+        bail!("register returned {}", resp.status());
+    }
+    Ok(())
+}
