@@ -178,6 +178,10 @@ fn api_registrations_survive_a_restart_with_a_data_dir() {
         r#"{"Name": "gone"}"#,
     );
     put(&agent.url("/v1/agent/service/deregister/gone"), "");
+    put(
+        &agent.url("/v1/agent/check/pass/service:kept?note=fine"),
+        "",
+    );
     agent.kill9();
     let agent = Agent::server(dir.path(), http, rpc);
     let services = get(&agent.url("/v1/agent/services")).json();
@@ -190,6 +194,15 @@ fn api_registrations_survive_a_restart_with_a_data_dir() {
     assert!(
         checks.get("service:kept").is_some() && checks.get("disk").is_some(),
         "{checks}"
+    );
+    assert_eq!(
+        checks["service:kept"]["Status"], "passing",
+        "the TTL check's state survives: {checks}"
+    );
+    assert_eq!(checks["service:kept"]["Output"], "fine");
+    assert_eq!(
+        checks["disk"]["Status"], "critical",
+        "a check never updated stays critical"
     );
 }
 

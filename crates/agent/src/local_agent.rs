@@ -138,6 +138,7 @@ impl Agent {
         if let Ok(mut s) = self.saved.lock() {
             *s = saved;
         }
+        self.state.restore_check_states();
         Ok(())
     }
 

@@ -99,7 +99,11 @@ impl Agent {
         let shutdown = Arc::new(Notify::new());
         let info = agent_info(&config, &node_id, rpc_addr);
         let local = LocalAgentImpl {
-            state: LocalState::new(&info.node_name, server.store().clone()),
+            state: LocalState::new(
+                &info.node_name,
+                server.store().clone(),
+                data_dir.as_deref().map(persist::CheckStates::new),
+            ),
             enable_script_checks: config.enable_script_checks,
             enable_local_script_checks: config.enable_local_script_checks,
             tokens: Arc::default(),

@@ -41,6 +41,8 @@ struct Inner {
 pub(crate) struct LocalState {
     node: String,
     ctx: checks::Context,
+    /// Where TTL check statuses are saved, with a data dir.
+    check_states: Option<persist::CheckStates>,
     inner: Mutex<Inner>,
     pub(crate) sync: SyncSignal,
 }
@@ -48,9 +50,14 @@ pub(crate) struct LocalState {
 // === impl LocalState ===
 
 impl LocalState {
-    pub(crate) fn new(node: &str, store: skein_raft::SharedStore) -> Arc<Self> {
+    pub(crate) fn new(
+        node: &str,
+        store: skein_raft::SharedStore,
+        check_states: Option<persist::CheckStates>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             node: node.to_owned(),
+            check_states,
             ctx: checks::Context {
                 node: node.to_owned(),
                 store,
@@ -220,8 +227,32 @@ impl LocalState {
         };
         c.check.status = status;
         c.check.output = output;
+        let is_ttl = matches!(c.def.as_ref().map(|d| &d.kind), Some(CheckKind::Ttl(_)));
+        if is_ttl && let Some(states) = &self.check_states {
+            states.save(&ttl_states(&inner));
+        }
         drop(inner);
         self.sync.request();
+    }
+
+    /// Puts back the TTL statuses saved by an earlier run.
+    pub(crate) fn restore_check_states(&self) {
+        let Some(states) = &self.check_states else {
+            return;
+        };
+        for (id, saved) in states.load() {
+            let is_ttl = matches!(
+                self.lock()
+                    .checks
+                    .get(&id)
+                    .and_then(|c| c.def.as_ref())
+                    .map(|d| &d.kind),
+                Some(CheckKind::Ttl(_))
+            );
+            if let (true, Some(status)) = (is_ttl, CheckStatus::parse(&saved.status)) {
+                self.set_check_status(&id, status, saved.output);
+            }
+        }
     }
 
     /// Adds or removes a maintenance check (node or service).
@@ -275,6 +306,23 @@ impl LocalState {
             })
             .collect()
     }
+}
+
+fn ttl_states(inner: &Inner) -> std::collections::BTreeMap<String, persist::SavedStatus> {
+    inner
+        .checks
+        .iter()
+        .filter(|(_, c)| matches!(c.def.as_ref().map(|d| &d.kind), Some(CheckKind::Ttl(_))))
+        .map(|(id, c)| {
+            (
+                id.clone(),
+                persist::SavedStatus {
+                    status: c.check.status.as_str().to_owned(),
+                    output: c.check.output.clone(),
+                },
+            )
+        })
+        .collect()
 }
 
 fn maintenance_check(node: &str, id: &str, svc: &ServiceInstance, reason: &str) -> Check {

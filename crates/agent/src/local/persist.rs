@@ -63,3 +63,49 @@ impl Store {
         std::fs::rename(&tmp, &self.path)
     }
 }
+
+/// The last status of each TTL check, so a restart does not reset checks
+/// that the application reported on (Consul's persisted check state).
+#[derive(Debug, Clone)]
+pub(crate) struct CheckStates {
+    path: PathBuf,
+}
+
+/// One saved TTL status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct SavedStatus {
+    pub(crate) status: String,
+    pub(crate) output: String,
+}
+
+// === impl CheckStates ===
+
+impl CheckStates {
+    pub(crate) fn new(data_dir: &Path) -> Self {
+        Self {
+            path: data_dir.join("agent").join("check-states.json"),
+        }
+    }
+
+    /// Saved statuses by check id; unreadable or missing means none.
+    pub(crate) fn load(&self) -> std::collections::BTreeMap<String, SavedStatus> {
+        std::fs::read(&self.path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the saved statuses (atomic rename; no fsync: the state is
+    /// advisory and the application reports again).
+    pub(crate) fn save(&self, states: &std::collections::BTreeMap<String, SavedStatus>) {
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(self.path.parent().unwrap_or(Path::new(".")))?;
+            let tmp = self.path.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec(states)?)?;
+            std::fs::rename(&tmp, &self.path)
+        };
+        if let Err(e) = write() {
+            warn!(error = %e, path = %self.path.display(), "saving check states");
+        }
+    }
+}
