@@ -5,20 +5,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
-use skein_config::{CheckDefinition, CheckKind, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition};
+use serde_json::{Value, json};
+use skein_config::{
+    CheckDefinition, CheckKind, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition, json_field as get,
+};
 
 /// Ports handed to sidecars without one (Consul's `sidecar_min_port`..`max`).
 const SIDECAR_PORTS: std::ops::RangeInclusive<u16> = 21000..=21255;
 const SIDECAR_SUFFIX: &str = "-sidecar-proxy";
-
-fn get<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
-    let want = name.to_ascii_lowercase();
-    obj.iter()
-        .find(|(k, _)| k.replace('_', "").to_ascii_lowercase() == want)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
-}
 
 /// Takes the sidecar block out of `parent` and returns the sidecar's
 /// definition, if there was one.

@@ -131,8 +131,9 @@ const EXTRA_SERVICE_FIELDS: &[&str] = &[
     "Locality",
 ];
 
-/// Looks a field up by Consul's PascalCase name or any case/underscore variant.
-fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+/// Looks a field up by Consul's PascalCase name or any case/underscore
+/// variant (`ServiceID`, `service_id`, `serviceid`); null counts as absent.
+pub fn json_field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     let want = name.to_ascii_lowercase();
     obj.iter()
         .find(|(k, _)| k.replace('_', "").to_ascii_lowercase() == want)
@@ -141,7 +142,7 @@ fn field<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
 }
 
 fn string(obj: &Map<String, Value>, name: &str) -> Result<String, String> {
-    match field(obj, name) {
+    match json_field(obj, name) {
         None => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
         Some(other) => Err(format!("invalid {name}: expected a string, got {other}")),
@@ -149,7 +150,7 @@ fn string(obj: &Map<String, Value>, name: &str) -> Result<String, String> {
 }
 
 fn boolean(obj: &Map<String, Value>, name: &str) -> Result<bool, String> {
-    match field(obj, name) {
+    match json_field(obj, name) {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(format!("invalid {name}: expected a boolean, got {other}")),
@@ -157,7 +158,7 @@ fn boolean(obj: &Map<String, Value>, name: &str) -> Result<bool, String> {
 }
 
 fn number(obj: &Map<String, Value>, name: &str) -> Result<u64, String> {
-    match field(obj, name) {
+    match json_field(obj, name) {
         None => Ok(0),
         Some(v) => v
             .as_u64()
@@ -166,7 +167,7 @@ fn number(obj: &Map<String, Value>, name: &str) -> Result<u64, String> {
 }
 
 fn duration(obj: &Map<String, Value>, name: &str) -> Result<(Option<Duration>, String), String> {
-    match field(obj, name) {
+    match json_field(obj, name) {
         None => Ok((None, String::new())),
         Some(Value::String(s)) if s.is_empty() => Ok((None, String::new())),
         Some(Value::String(s)) => parse_go_duration(s)
@@ -189,7 +190,7 @@ fn decode<T: serde::de::DeserializeOwned + Default>(
     obj: &Map<String, Value>,
     name: &str,
 ) -> Result<T, String> {
-    match field(obj, name) {
+    match json_field(obj, name) {
         None => Ok(T::default()),
         Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("invalid {name}: {e}")),
     }
@@ -212,7 +213,7 @@ impl ServiceDefinition {
             .map_err(|_| "invalid Port: out of range".to_owned())?;
         let mut extra: BTreeMap<String, Value> = EXTRA_SERVICE_FIELDS
             .iter()
-            .filter_map(|k| field(obj, k).map(|v| ((*k).to_owned(), v.clone())))
+            .filter_map(|k| json_field(obj, k).map(|v| ((*k).to_owned(), v.clone())))
             .collect();
         if let Some(tagged) = extra.get_mut("TaggedAddresses") {
             *tagged = tagged_addresses(tagged)?;
@@ -260,10 +261,10 @@ fn service_checks(
     service_id: &str,
 ) -> Result<Vec<CheckDefinition>, String> {
     let mut raw: Vec<&Map<String, Value>> = Vec::new();
-    if let Some(Value::Object(c)) = field(obj, "Check") {
+    if let Some(Value::Object(c)) = json_field(obj, "Check") {
         raw.push(c);
     }
-    if let Some(Value::Array(list)) = field(obj, "Checks") {
+    if let Some(Value::Array(list)) = json_field(obj, "Checks") {
         raw.extend(list.iter().filter_map(Value::as_object));
     }
     let many = raw.len() > 1;
@@ -395,7 +396,7 @@ fn check_kind(obj: &Map<String, Value>, interval: Option<Duration>) -> Result<Ch
         return needs_interval(CheckKind::H2Ping {
             addr: h2,
             // Consul pings over TLS unless told otherwise.
-            tls: field(obj, "H2PingUseTLS").is_none() || boolean(obj, "H2PingUseTLS")?,
+            tls: json_field(obj, "H2PingUseTLS").is_none() || boolean(obj, "H2PingUseTLS")?,
         });
     }
     let alias = string(obj, "AliasService")?;

@@ -153,7 +153,9 @@ fn wait_of(params: &Params, state: &ApiState) -> Result<Duration, ApiError> {
     let cfg = &state.config;
     let wait = match params.get("wait") {
         None | Some("") => cfg.default_query_time,
-        Some(w) => parse_go_duration(w).ok_or_else(|| ApiError::bad("Invalid wait time"))?,
+        Some(w) => {
+            skein_config::parse_go_duration(w).map_err(|_| ApiError::bad("Invalid wait time"))?
+        }
     };
     Ok(wait.min(cfg.max_query_time))
 }
@@ -169,51 +171,9 @@ fn consistency_of(params: &Params) -> Result<Consistency, ApiError> {
     }
 }
 
-/// Parses a Go duration (`300ms`, `10s`, `1m30s`, `1.5h`).
-pub(crate) fn parse_go_duration(s: &str) -> Option<Duration> {
-    if s == "0" {
-        return Some(Duration::ZERO);
-    }
-    let mut rest = s;
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (num, tail) = rest.split_at(num_end);
-        let unit_end = tail
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(tail.len());
-        let (unit, next) = tail.split_at(unit_end);
-        let n: f64 = num.parse().ok()?;
-        total += n * unit_seconds(unit)?;
-        rest = next;
-    }
-    Duration::try_from_secs_f64(total).ok()
-}
-
-fn unit_seconds(unit: &str) -> Option<f64> {
-    Some(match unit {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return None,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations() {
-        assert_eq!(parse_go_duration("10s"), Some(Duration::from_secs(10)));
-        assert_eq!(parse_go_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_go_duration("150ms"), Some(Duration::from_millis(150)));
-        assert_eq!(parse_go_duration("10"), None);
-        assert_eq!(parse_go_duration("abc"), None);
-    }
 
     #[test]
     fn params_decode_plus_and_percent() {

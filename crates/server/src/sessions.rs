@@ -89,23 +89,11 @@ impl SessionTimers {
     }
 }
 
-/// Parses a session TTL (`"10s"`, `"1m"`, `"1h"`); empty means none.
+/// A session's TTL (`"10s"`, `"1m"`), or `None` for none.
 fn parse_ttl(ttl: &str) -> Option<Duration> {
-    if ttl.is_empty() {
-        return None;
-    }
-    let (num, unit) = ttl.split_at(ttl.find(|c: char| c.is_ascii_alphabetic())?);
-    let n: f64 = num.parse().ok()?;
-    let secs = match unit {
-        "ns" => n / 1e9,
-        "us" | "µs" => n / 1e6,
-        "ms" => n / 1e3,
-        "s" => n,
-        "m" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return None,
-    };
-    (secs > 0.0).then(|| Duration::from_secs_f64(secs))
+    skein_config::parse_go_duration(ttl)
+        .ok()
+        .filter(|d| !d.is_zero())
 }
 
 #[cfg(test)]

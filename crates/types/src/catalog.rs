@@ -54,7 +54,8 @@ pub struct ServiceInstance {
     pub modify_index: Index,
 }
 
-/// Health of a check.
+/// Health of a check. Ordered from best to worst, so the worst of several
+/// statuses is their `max()`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
@@ -119,4 +120,18 @@ pub struct Check {
     pub create_index: Index,
     /// Index of the last change.
     pub modify_index: Index,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CheckStatus::*;
+
+    #[test]
+    fn statuses_order_from_best_to_worst() {
+        assert!(Passing < Warning && Warning < Critical);
+        assert_eq!(
+            [Warning, Passing, Critical].into_iter().max(),
+            Some(Critical)
+        );
+    }
 }

@@ -54,11 +54,7 @@ fn aliased_status(
         .iter()
         .filter(|c| c.check_id != own_id && (c.service_id.is_empty() || c.service_id == service))
         .map(|c| c.status)
-        .max_by_key(|st| match st {
-            CheckStatus::Passing => 0,
-            CheckStatus::Warning => 1,
-            CheckStatus::Critical => 2,
-        })
+        .max()
         .unwrap_or(CheckStatus::Passing);
     let output = match worst {
         CheckStatus::Passing => "All checks passing.".to_owned(),

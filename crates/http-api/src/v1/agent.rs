@@ -378,17 +378,9 @@ fn instance_health(
     let worst = checks
         .iter()
         .map(|c| c.status)
-        .max_by_key(|s| severity(*s))
+        .max()
         .unwrap_or(CheckStatus::Passing);
     (worst, checks.iter().map(render::check).collect())
-}
-
-fn severity(s: CheckStatus) -> u8 {
-    match s {
-        CheckStatus::Passing => 0,
-        CheckStatus::Warning => 1,
-        CheckStatus::Critical => 2,
-    }
 }
 
 fn health_status_code(s: CheckStatus) -> axum::http::StatusCode {
@@ -452,7 +444,7 @@ async fn health_by_name(
     let worst = rows
         .iter()
         .map(|(s, _)| *s)
-        .max_by_key(|s| severity(*s))
+        .max()
         .unwrap_or(CheckStatus::Passing);
     let code = health_status_code(worst);
     if wants_text(&req) {

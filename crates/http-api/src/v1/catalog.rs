@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, put};
 use serde_json::{Map, Value, json};
+use skein_config::json_field as field;
 use skein_state::{Op, Outcome, Registration, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
@@ -37,15 +38,6 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Value::Object(m) => Ok(m),
         _ => Err(ApiError::bad("Request decode failed: expected an object")),
     }
-}
-
-/// A field by Consul's PascalCase name, in any case, with or without `_`.
-fn field<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    let want = key.to_ascii_lowercase();
-    obj.iter()
-        .find(|(k, _)| k.replace('_', "").to_ascii_lowercase() == want)
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_null())
 }
 
 fn s(obj: &Map<String, Value>, key: &str) -> String {

@@ -14,9 +14,10 @@ use skein_types::{Session, SessionBehavior};
 
 use super::{authorize, render};
 use crate::blocking;
-use crate::query::{Req, parse_go_duration};
+use crate::query::Req;
 use crate::response::{answer, ok};
 use crate::{Access, ApiError, ApiState};
+use skein_config::parse_go_duration;
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -126,7 +127,7 @@ fn check_ttl(ttl: &str, min: Duration) -> Result<(), ApiError> {
         return Ok(());
     }
     let parsed = parse_go_duration(ttl)
-        .ok_or_else(|| ApiError::bad(format!("Request decode failed: invalid TTL {ttl:?}")))?;
+        .map_err(|_| ApiError::bad(format!("Request decode failed: invalid TTL {ttl:?}")))?;
     if parsed != Duration::ZERO && (parsed < min || parsed > MAX_TTL) {
         return Err(ApiError::bad(format!(
             "Invalid Session TTL '{ttl}', must be between [{}s=24h0m0s]",
@@ -142,7 +143,7 @@ fn lock_delay_ns(v: Option<&Value>) -> Result<u64, ApiError> {
         None | Some(Value::Null) => Ok(DEFAULT_LOCK_DELAY.as_nanos() as u64),
         Some(Value::String(s)) => parse_go_duration(s)
             .map(|d| d.as_nanos() as u64)
-            .ok_or_else(bad),
+            .map_err(|_| bad()),
         Some(Value::Number(n)) => {
             let n = n.as_f64().filter(|n| *n >= 0.0).ok_or_else(bad)?;
             let ns = if n < LOCK_DELAY_SECONDS_THRESHOLD {
