@@ -296,12 +296,26 @@ fn h2ping_and_grpc_checks_probe_real_http2_servers() {
             .as_str()
             .is_some_and(|o| o.contains("Unimplemented"))
     });
-    let tls = r#"{"Name": "tls", "Check": {"H2PING": "127.0.0.1:1", "Interval": "1s"}}"#;
-    let refused = put(&agent.url("/v1/agent/service/register"), tls);
+    // H2PING speaks TLS unless told otherwise; the server RPC port is
+    // plaintext, so the handshake fails and the check is critical.
+    let tls = format!(r#"{{"Name": "tls", "Check": {{"H2PING": "{rpc}", "Interval": "200ms"}}}}"#);
     assert_eq!(
-        refused.status, 400,
-        "TLS pings are refused until TLS lands: {}",
-        refused.body
+        put(&agent.url("/v1/agent/service/register"), tls).status,
+        200
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "the TLS ping to fail its handshake",
+        || {
+            let checks = get(&agent.url("/v1/agent/checks")).json();
+            checks["service:tls"]["Output"]
+                .as_str()
+                .is_some_and(|o| o.contains("tls"))
+        },
+    );
+    assert_eq!(
+        check_status(&agent, "service:tls").as_deref(),
+        Some("critical")
     );
 }
 

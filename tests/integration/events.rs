@@ -52,6 +52,61 @@ fn coordinates_are_published_and_updated_through_raft() {
 }
 
 #[test]
+fn near_orders_nodes_and_instances_by_estimated_round_trip() {
+    let agent = Agent::dev(&[]);
+    for (node, x) in [
+        ("far", Some(0.050)),
+        ("close", Some(0.002)),
+        ("unknown", None),
+    ] {
+        let reg = json!({"Node": node, "Address": "10.0.0.9", "Service": {"Service": "web"}});
+        assert_eq!(
+            put(&agent.url("/v1/catalog/register"), reg.to_string()).status,
+            200
+        );
+        if let Some(x) = x {
+            let coord = json!({"Node": node, "Coord": {"Vec": [x, 0, 0, 0, 0, 0, 0, 0], "Error": 0.2, "Adjustment": 0, "Height": 0.0001}});
+            assert_eq!(
+                put(&agent.url("/v1/coordinate/update"), coord.to_string()).status,
+                200
+            );
+        }
+    }
+    let origin = json!({"Node": "itest", "Coord": {"Vec": [0, 0, 0, 0, 0, 0, 0, 0], "Error": 0.2, "Adjustment": 0, "Height": 0.0001}});
+    put(&agent.url("/v1/coordinate/update"), origin.to_string());
+    put(
+        &agent.url("/v1/agent/service/register"),
+        r#"{"Name": "web"}"#,
+    );
+    let names = |url: &str, pick: fn(&serde_json::Value) -> &serde_json::Value| -> Vec<String> {
+        get(&agent.url(url))
+            .json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|row| pick(row).as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names("/v1/catalog/nodes?near=_agent", |r| &r["Node"]),
+        ["itest", "close", "far", "unknown"]
+    );
+    assert_eq!(
+        names("/v1/catalog/service/web?near=far", |r| &r["Node"]),
+        ["far", "close", "itest", "unknown"]
+    );
+    assert_eq!(
+        names("/v1/health/service/web?near=close", |r| &r["Node"]["Node"]),
+        ["close", "itest", "far", "unknown"]
+    );
+    assert_eq!(
+        names("/v1/catalog/nodes", |r| &r["Node"]),
+        ["close", "far", "itest", "unknown"],
+        "without near, nodes are in name order"
+    );
+}
+
+#[test]
 fn agent_health_endpoints_answer_with_the_aggregated_status() {
     let agent = Agent::dev(&[]);
     put(

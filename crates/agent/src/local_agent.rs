@@ -61,11 +61,6 @@ impl Agent {
                     "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into(),
                 ))
             }
-            CheckKind::Grpc { tls: true, .. } | CheckKind::H2Ping { tls: true, .. } => Err(LocalError::Invalid(format!(
-                "{} checks over TLS are not supported by this skein version; set {} to false",
-                def.type_name(),
-                if def.type_name() == "grpc" { "GRPCUseTLS" } else { "H2PingUseTLS" }
-            ))),
             _ => Ok(()),
         }
     }

@@ -27,8 +27,8 @@ pub enum CheckKind {
         headers: BTreeMap<String, Vec<String>>,
         /// Request body.
         body: String,
-        /// Skip TLS verification.
-        tls_skip_verify: bool,
+        /// How an `https://` URL is verified.
+        tls: CheckTls,
     },
     /// A TCP connect.
     Tcp(String),
@@ -38,15 +38,15 @@ pub enum CheckKind {
     Grpc {
         /// `host:port[/service]`.
         target: String,
-        /// Use TLS.
-        tls: bool,
+        /// TLS settings; `None` speaks plaintext HTTP/2.
+        tls: Option<CheckTls>,
     },
     /// HTTP/2 PING.
     H2Ping {
         /// `host:port`.
         addr: String,
-        /// Use TLS.
-        tls: bool,
+        /// TLS settings; `None` speaks plaintext HTTP/2.
+        tls: Option<CheckTls>,
     },
     /// Mirrors another service's health.
     Alias {
@@ -57,6 +57,16 @@ pub enum CheckKind {
     },
     /// Status only changes through the API.
     Manual,
+}
+
+/// How a check verifies the TLS server it probes (`TLSSkipVerify`,
+/// `TLSServerName`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckTls {
+    /// Accept any certificate.
+    pub skip_verify: bool,
+    /// The name to send in SNI and to verify; empty: the host of the target.
+    pub server_name: String,
 }
 
 /// A check as registered with the agent.
@@ -155,6 +165,13 @@ fn boolean(obj: &Map<String, Value>, name: &str) -> Result<bool, String> {
         Some(Value::Bool(b)) => Ok(*b),
         Some(other) => Err(format!("invalid {name}: expected a boolean, got {other}")),
     }
+}
+
+fn check_tls(obj: &Map<String, Value>) -> Result<CheckTls, String> {
+    Ok(CheckTls {
+        skip_verify: boolean(obj, "TLSSkipVerify")?,
+        server_name: string(obj, "TLSServerName")?,
+    })
 }
 
 fn number(obj: &Map<String, Value>, name: &str) -> Result<u64, String> {
@@ -372,7 +389,7 @@ fn check_kind(obj: &Map<String, Value>, interval: Option<Duration>) -> Result<Ch
             method,
             headers: decode(obj, "Header")?,
             body: string(obj, "Body")?,
-            tls_skip_verify: boolean(obj, "TLSSkipVerify")?,
+            tls: check_tls(obj)?,
         };
         return needs_interval(kind);
     }
@@ -388,7 +405,9 @@ fn check_kind(obj: &Map<String, Value>, interval: Option<Duration>) -> Result<Ch
     if !grpc.is_empty() {
         return needs_interval(CheckKind::Grpc {
             target: grpc,
-            tls: boolean(obj, "GRPCUseTLS")?,
+            tls: boolean(obj, "GRPCUseTLS")?
+                .then(|| check_tls(obj))
+                .transpose()?,
         });
     }
     let h2 = string(obj, "H2PING")?;
@@ -396,7 +415,9 @@ fn check_kind(obj: &Map<String, Value>, interval: Option<Duration>) -> Result<Ch
         return needs_interval(CheckKind::H2Ping {
             addr: h2,
             // Consul pings over TLS unless told otherwise.
-            tls: json_field(obj, "H2PingUseTLS").is_none() || boolean(obj, "H2PingUseTLS")?,
+            tls: (json_field(obj, "H2PingUseTLS").is_none() || boolean(obj, "H2PingUseTLS")?)
+                .then(|| check_tls(obj))
+                .transpose()?,
         });
     }
     let alias = string(obj, "AliasService")?;

@@ -34,7 +34,7 @@ mod tests;
 
 pub use builder::Builder;
 pub use definition::{
-    CheckDefinition, CheckKind, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition, json_field,
+    CheckDefinition, CheckKind, CheckTls, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition, json_field,
 };
 pub use duration::{DurationError, DurationValue, format_go_duration, parse_go_duration};
 pub use env::{Environment, MemoryEnvironment, OsEnvironment};

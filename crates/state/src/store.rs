@@ -203,6 +203,11 @@ impl Store {
         Outcome::Bool(true)
     }
 
+    /// One node's coordinate, as stored.
+    pub fn coordinate(&self, node: &str) -> Option<&serde_json::Value> {
+        self.data.coordinates.get(node)
+    }
+
     /// Every node's coordinate, with the coordinates table's index.
     pub fn coordinates(&self) -> (Index, Vec<(String, serde_json::Value)>) {
         let all = self

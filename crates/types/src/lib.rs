@@ -8,6 +8,7 @@
 
 pub mod bytes;
 pub mod catalog;
+pub mod coordinate;
 pub mod kv;
 pub mod read;
 pub mod session;
@@ -15,6 +16,7 @@ pub mod txn;
 pub mod wire;
 
 pub use catalog::{Check, CheckStatus, Node, ServiceInstance};
+pub use coordinate::Coordinate;
 pub use kv::KvEntry;
 pub use session::{Session, SessionBehavior};
 pub use txn::{TxnError, TxnOp, TxnResult};

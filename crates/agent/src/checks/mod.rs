@@ -6,6 +6,7 @@ mod alias;
 mod grpc;
 mod probe;
 mod status;
+mod tls;
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;

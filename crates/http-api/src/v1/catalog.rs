@@ -12,7 +12,10 @@ use skein_config::json_field as field;
 use skein_state::{Op, Outcome, Registration, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
-use super::{authorize, filter_of, keep, meta_matches, node_meta_of, render};
+use super::{
+    authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
+    sort_near,
+};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::{answer, ok};
@@ -227,17 +230,17 @@ async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiE
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
     let meta = node_meta_of(&req)?;
+    let near = near_of(&state, &req);
     let a = blocking::query(&state, &req, |st| {
-        let (i, nodes) = st.nodes();
-        {
-            let mut rows: Vec<Value> = nodes
-                .iter()
-                .filter(|n| meta_matches(n, &meta))
-                .map(render::node)
-                .collect();
-            keep(filter.as_ref(), &mut rows);
-            (i, rows, vec![Topic::Catalog])
-        }
+        let (i, mut nodes) = st.nodes();
+        sort_near(st, near.as_deref(), &mut nodes, |n| &n.node);
+        let mut rows: Vec<Value> = nodes
+            .iter()
+            .filter(|n| meta_matches(n, &meta))
+            .map(render::node)
+            .collect();
+        keep(filter.as_ref(), &mut rows);
+        (i, rows, catalog_topics(near.as_deref()))
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
@@ -291,12 +294,14 @@ async fn instances(
         .into_iter()
         .map(str::to_owned)
         .collect();
+    let near = near_of(&state, &req);
     let a = blocking::query(&state, &req, |st| {
-        let (i, rows) = if mesh {
+        let (i, mut rows) = if mesh {
             st.connect_nodes(&name)
         } else {
             st.service_nodes(&name)
         };
+        sort_near(st, near.as_deref(), &mut rows, |(n, _)| &n.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
         let (i, rows) = if peer.is_empty() {
             (i, rows)
@@ -309,7 +314,7 @@ async fn instances(
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
         keep(filter.as_ref(), &mut rows);
-        (i, rows, vec![Topic::Catalog])
+        (i, rows, catalog_topics(near.as_deref()))
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))

@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use skein_state::Topic;
 use skein_types::CheckStatus;
 
-use super::{authorize, filter_of, keep, meta_matches, node_meta_of, render};
+use super::{
+    authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
+    sort_near,
+};
 use crate::blocking;
 use crate::query::Req;
 use crate::response::answer;
@@ -58,12 +61,14 @@ async fn instances(
         .map(str::to_owned)
         .collect();
     let dc = state.agent.datacenter.clone();
+    let near = near_of(&state, &req);
     let a = blocking::query(&state, &req, |st| {
-        let (i, entries) = if mesh {
+        let (i, mut entries) = if mesh {
             st.health_connect(&name)
         } else {
             st.health_service(&name)
         };
+        sort_near(st, near.as_deref(), &mut entries, |e| &e.node.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
         let (i, entries) = if peer.is_empty() {
             (i, entries)
@@ -85,7 +90,7 @@ async fn instances(
             })
             .collect();
         keep(filter.as_ref(), &mut rows);
-        (i, rows, vec![Topic::Catalog])
+        (i, rows, catalog_topics(near.as_deref()))
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))

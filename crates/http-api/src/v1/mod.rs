@@ -70,3 +70,47 @@ pub(crate) fn node_meta_of(req: &Req) -> Result<Vec<(String, String)>, ApiError>
 pub(crate) fn meta_matches(node: &skein_types::Node, wanted: &[(String, String)]) -> bool {
     wanted.iter().all(|(k, v)| node.meta.get(k) == Some(v))
 }
+
+/// `?near=<node>`, with `_agent` meaning this agent's node.
+pub(crate) fn near_of(state: &ApiState, req: &Req) -> Option<String> {
+    match req.params.get("near") {
+        None | Some("") => None,
+        Some("_agent") => Some(state.agent.node_name.clone()),
+        Some(node) => Some(node.to_owned()),
+    }
+}
+
+/// Orders `rows` by the estimated round trip from `near`'s coordinate,
+/// nearest first; rows whose node has no coordinate keep their order after
+/// the others. Without a coordinate for `near` the order is unchanged.
+pub(crate) fn sort_near<T>(
+    st: &skein_state::Store,
+    near: Option<&str>,
+    rows: &mut [T],
+    node_of: impl Fn(&T) -> &str,
+) {
+    use skein_types::Coordinate;
+    let Some(origin) = near
+        .and_then(|n| st.coordinate(n))
+        .and_then(Coordinate::from_json)
+    else {
+        return;
+    };
+    rows.sort_by_cached_key(|row| {
+        let rtt = st
+            .coordinate(node_of(row))
+            .and_then(Coordinate::from_json)
+            .and_then(|c| origin.distance_to(&c));
+        (rtt.is_none(), rtt)
+    });
+}
+
+/// The tables a read depends on: the catalog, and the coordinates too when
+/// they order the answer.
+pub(crate) fn catalog_topics(near: Option<&str>) -> Vec<skein_state::Topic> {
+    let mut topics = vec![skein_state::Topic::Catalog];
+    if near.is_some() {
+        topics.push(skein_state::Topic::Coordinates);
+    }
+    topics
+}
