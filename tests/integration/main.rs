@@ -7,6 +7,7 @@ mod agent_checks;
 mod bad_requests;
 mod blocking;
 mod cli;
+mod cli_streams;
 mod durability;
 mod events;
 mod harness;

@@ -118,8 +118,15 @@ fn copy_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, out: &mut S
 /// The raw text of the first element of a top-level JSON array, if any.
 /// The input must be valid JSON.
 pub(crate) fn first_array_element(raw: &str) -> Option<&str> {
+    array_elements(raw)?.into_iter().next()
+}
+
+/// The raw text of each element of a top-level JSON array, in order;
+/// `None` when `raw` is not an array. The input must be valid JSON.
+pub(crate) fn array_elements(raw: &str) -> Option<Vec<&str>> {
     let body = raw.trim_start().strip_prefix('[')?;
     let offset = raw.len() - body.len();
+    let mut elements = Vec::new();
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -136,7 +143,7 @@ pub(crate) fn first_array_element(raw: &str) -> Option<&str> {
         }
         if start.is_none() && !c.is_ascii_whitespace() {
             if c == ']' {
-                return None;
+                return Some(elements);
             }
             start = Some(i);
         }
@@ -145,8 +152,11 @@ pub(crate) fn first_array_element(raw: &str) -> Option<&str> {
             '{' | '[' => depth += 1,
             '}' | ']' if depth > 0 => depth -= 1,
             ',' | ']' if depth == 0 => {
-                let begin = offset + start?;
-                return Some(raw[begin..offset + i].trim_end());
+                let begin = offset + start.take()?;
+                elements.push(raw[begin..offset + i].trim_end());
+                if c == ']' {
+                    return Some(elements);
+                }
             }
             _ => {}
         }
@@ -182,6 +192,16 @@ mod tests {
         assert_eq!(first_array_element("[3]"), Some("3"));
         assert_eq!(first_array_element("[ ]"), None);
         assert_eq!(first_array_element("{}"), None);
+    }
+
+    #[test]
+    fn splits_array_elements() {
+        assert_eq!(
+            array_elements(r#" [ {"a":"],\"x"} , [1,2], "s" ]"#),
+            Some(vec![r#"{"a":"],\"x"}"#, "[1,2]", r#""s""#])
+        );
+        assert_eq!(array_elements("[ ]"), Some(vec![]));
+        assert_eq!(array_elements("null"), None);
     }
 
     #[test]

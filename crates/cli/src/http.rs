@@ -4,6 +4,7 @@
 //! flags and the environment, adds `?dc=` (and `?stale` on reads), sends the
 //! token as `X-Consul-Token`, and returns status, headers and body.
 
+use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use crate::env::Env;
@@ -174,6 +175,19 @@ impl Client {
         read_response("Get", &url, request.call())
     }
 
+    /// `GET path?query` whose body is read as it arrives (a stream such as
+    /// `/v1/agent/monitor`). A non-2xx answer is read whole and returned as
+    /// Consul's `Unexpected response code` error. `-stale` does not apply.
+    pub(crate) fn get_stream(&self, path: &str, query: Query) -> Result<impl BufRead + use<>> {
+        let url = self.url(path, query);
+        let request = self.with_token(self.agent.get(&url));
+        let response = request.call().map_err(|e| transport("Get", &url, e))?;
+        if response.status().is_success() {
+            return Ok(BufReader::new(response.into_body().into_reader()));
+        }
+        Err(read_response("Get", &url, Ok(response))?.status_error())
+    }
+
     /// `PUT path?query` with `body` as the raw request body.
     pub(crate) fn put(&self, path: &str, query: Query, body: &[u8]) -> Result<Response> {
         let url = self.url(path, query);
@@ -236,11 +250,7 @@ fn read_response(
     url: &str,
     result: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<Response> {
-    let transport = |e: ureq::Error| Error::Transport {
-        method,
-        url: url.to_owned(),
-        message: e.to_string(),
-    };
+    let transport = |e| transport(method, url, e);
     let mut response = result.map_err(transport)?;
     let headers = response
         .headers()
@@ -266,6 +276,14 @@ fn read_response(
     })
 }
 
+fn transport(method: &'static str, url: &str, e: ureq::Error) -> Error {
+    Error::Transport {
+        method,
+        url: url.to_owned(),
+        message: e.to_string(),
+    }
+}
+
 // === impl Response ===
 
 impl Response {
@@ -289,10 +307,15 @@ impl Response {
         if (200..300).contains(&self.status) {
             Ok(self)
         } else {
-            Err(Error::Status {
-                code: self.status,
-                body: String::from_utf8_lossy(&self.body).trim().to_owned(),
-            })
+            Err(self.status_error())
+        }
+    }
+
+    /// Consul's `Unexpected response code: <status> (<trimmed body>)`.
+    fn status_error(&self) -> Error {
+        Error::Status {
+            code: self.status,
+            body: String::from_utf8_lossy(&self.body).trim().to_owned(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! `/v1/snapshot`, `/v1/operator/raft/...`) and print what Consul's `consul`
 //! binary prints, with the same flags and exit codes. `watch` loops on
 //! blocking queries and may run a handler through `$SHELL -c` (default `/bin/sh`).
+//! `monitor` streams `/v1/agent/monitor` line by line until the agent ends it.
 //!
 //! ```text
 //!  args ──► commands::dispatch ──► flags::FlagSet::parse ──► command `run`

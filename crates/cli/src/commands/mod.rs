@@ -17,6 +17,7 @@ pub(crate) mod kv;
 pub(crate) mod leave;
 pub(crate) mod maint;
 pub(crate) mod members;
+pub(crate) mod monitor;
 pub(crate) mod operator;
 pub(crate) mod reload;
 pub(crate) mod services;
@@ -64,6 +65,7 @@ const COMMANDS: &[&Command] = &[
     &leave::COMMAND,
     &maint::COMMAND,
     &members::COMMAND,
+    &monitor::COMMAND,
     &reload::COMMAND,
     &services::register::COMMAND,
     &services::deregister::COMMAND,

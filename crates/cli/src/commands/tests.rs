@@ -17,6 +17,7 @@ fn no_arguments_lists_commands_on_stderr() {
          \x20   leave       Gracefully leaves the skein cluster and shuts down\n\
          \x20   maint       Controls node or service maintenance mode\n\
          \x20   members     Lists the members of a skein cluster\n\
+         \x20   monitor     Stream logs from a skein agent\n\
          \x20   operator    Provides cluster-level tools for operators\n\
          \x20   reload      Triggers the agent to reload configuration files\n\
          \x20   services    Interact with services\n\

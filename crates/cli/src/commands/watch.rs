@@ -9,6 +9,11 @@
 //! Consul's does; with one, the handler runs on every change, fed the JSON on
 //! stdin with `CONSUL_INDEX` in its environment, and the watch goes on until
 //! a request or the handler fails.
+//!
+//! Event watches (`-type=event`) deliver only the events after the newest
+//! one delivered before (Consul prunes by the last event's index), so a
+//! handler sees each event once; a wake-up that brings no new event (another
+//! name's event fired) delivers nothing.
 
 use std::io::Write as _;
 use std::process::{Command as Process, Stdio};
@@ -16,7 +21,7 @@ use std::process::{Command as Process, Stdio};
 use crate::commands::{Command, Ctx, agent_node_name, emit, info};
 use crate::error::{Context as _, Error, Result};
 use crate::flags::{FlagSet, Parsed};
-use crate::format::{first_array_element, reformat_json};
+use crate::format::{array_elements, first_array_element, reformat_json};
 use crate::http::{self, Client, Query, Response};
 
 /// `skein watch`.
@@ -58,6 +63,19 @@ enum Shape {
     OneKey,
     /// A KV list; `null` when nothing is under the prefix.
     KeyList,
+    /// A list of user events, pruned to the ones not delivered yet.
+    Events,
+}
+
+/// What a watch has seen so far.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The index to block on next (`None` before the first answer).
+    index: Option<u64>,
+    /// The value delivered last.
+    value: Option<serde_json::Value>,
+    /// For event watches: the ID of the newest event seen.
+    last_event: Option<String>,
 }
 
 fn flags() -> FlagSet {
@@ -70,8 +88,7 @@ fn flags() -> FlagSet {
         .string(
             "name",
             "",
-            "Specifies an event name to watch. Only for 'event' type (not supported by \
-             skein yet).",
+            "Specifies an event name to watch. Only for 'event' type.",
         )
         .bool("passing", "Same as -passingonly=true (a skein shorthand).")
         .string(
@@ -119,32 +136,21 @@ fn run(flags: &Parsed, ctx: &mut Ctx<'_>) -> Result<()> {
     let client = Client::from_flags(flags, &ctx.env).context("Error connecting to Consul agent")?;
     agent_node_name(&client).context(QUERY_ERROR)?;
     let handler = flags.args();
-    let mut last_index: Option<u64> = None;
-    let mut last_value: Option<serde_json::Value> = None;
+    let mut progress = Progress::default();
     loop {
         let mut query = plan.query.clone();
-        if let Some(index) = last_index.filter(|i| *i > 0) {
+        if let Some(index) = progress.index.filter(|i| *i > 0) {
             query.push(("index", index.to_string()));
         }
         let response = client.get(&plan.path, query).context(QUERY_ERROR)?;
         let index = response.index();
         let raw = watched_value(plan.shape, response).context(QUERY_ERROR)?;
-        if last_index == Some(index) {
+        let Some(raw) = progress
+            .observe(plan.shape, index, raw)
+            .context(QUERY_ERROR)?
+        else {
             continue;
-        }
-        let previous = last_index;
-        last_index = Some(if previous.is_some_and(|p| index < p) {
-            0
-        } else {
-            index
-        });
-        let value: serde_json::Value = serde_json::from_str(&raw)
-            .map_err(|e| Error::json("Failed to decode response", e))
-            .context(QUERY_ERROR)?;
-        if previous.is_some() && last_value.as_ref() == Some(&value) {
-            continue;
-        }
-        last_value = Some(value);
+        };
         if handler.is_empty() {
             return info(ctx, &reformat_json(&raw, Some("    ")));
         }
@@ -173,11 +179,7 @@ fn plan(flags: &Parsed) -> Result<Plan> {
         "services" | "nodes" => &[],
         "service" => &["service", "tag", "passingonly"],
         "checks" => &["service", "state"],
-        "event" => {
-            return Err(Error::msg(
-                "Watch type \"event\" is not supported by skein yet",
-            ));
-        }
+        "event" => &["name"],
         other => return Err(Error::msg(format!("Unsupported watch type: {other}"))),
     };
     let mut unused: Vec<&str> = ["key", "prefix", "service", "tag", "state", "name"]
@@ -186,6 +188,10 @@ fn plan(flags: &Parsed) -> Result<Plan> {
         .collect();
     if (given("passingonly") || flags.bool("passing")) && !allowed.contains(&"passingonly") {
         unused.push("passingonly");
+    }
+    // Consul's event watch takes no `stale` parameter.
+    if kind == "event" && flags.bool("stale") {
+        unused.push("stale");
     }
     if !unused.is_empty() {
         unused.sort_unstable();
@@ -220,6 +226,16 @@ fn plan(flags: &Parsed) -> Result<Plan> {
             }
         }
         "services" => simple("/v1/catalog/services", Shape::Body),
+        "event" => {
+            let mut query: Query = Vec::new();
+            if given("name") {
+                query.push(("name", flags.str("name").to_owned()));
+            }
+            Plan {
+                query,
+                ..simple("/v1/event/list", Shape::Events)
+            }
+        }
         "nodes" => simple("/v1/catalog/nodes", Shape::Body),
         "service" => {
             if !given("service") {
@@ -273,7 +289,7 @@ fn parse_go_bool(v: &str) -> Option<bool> {
 /// The raw JSON of the watched value from one response.
 fn watched_value(shape: Shape, response: Response) -> Result<String> {
     let response = match shape {
-        Shape::Body => Some(response.require_ok()?),
+        Shape::Body | Shape::Events => Some(response.require_ok()?),
         Shape::OneKey | Shape::KeyList => response.require_ok_or_not_found()?,
     };
     let Some(response) = response else {
@@ -286,8 +302,71 @@ fn watched_value(shape: Shape, response: Response) -> Result<String> {
         .map_err(|e| Error::json("Failed to decode response", e))?;
     Ok(match shape {
         Shape::OneKey => first_array_element(&text).unwrap_or("null").to_owned(),
-        Shape::Body | Shape::KeyList => text.trim().to_owned(),
+        Shape::Body | Shape::KeyList | Shape::Events => text.trim().to_owned(),
     })
+}
+
+// === impl Progress ===
+
+impl Progress {
+    /// Takes one answer; returns the raw JSON to deliver, if it is a change.
+    ///
+    /// An unchanged index delivers nothing; an index that went backwards
+    /// resets to 0; the same data under a new index delivers nothing.
+    fn observe(&mut self, shape: Shape, index: u64, raw: String) -> Result<Option<String>> {
+        if self.index == Some(index) {
+            return Ok(None);
+        }
+        let previous = self.index;
+        self.index = Some(if previous.is_some_and(|p| index < p) {
+            0
+        } else {
+            index
+        });
+        let raw = match shape {
+            Shape::Events => match self.new_events(&raw, previous.is_none())? {
+                Some(events) => events,
+                None => return Ok(None),
+            },
+            Shape::Body | Shape::OneKey | Shape::KeyList => raw,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&raw).map_err(|e| Error::json("Failed to decode response", e))?;
+        if previous.is_some() && self.value.as_ref() == Some(&value) {
+            return Ok(None);
+        }
+        self.value = Some(value);
+        Ok(Some(raw))
+    }
+
+    /// The events of `raw` after the newest one seen before, as a JSON
+    /// array; `None` when there is none and this is not the first answer.
+    /// When the newest seen is no longer listed, every event is new.
+    fn new_events(&mut self, raw: &str, first: bool) -> Result<Option<String>> {
+        #[derive(serde::Deserialize)]
+        struct Event {
+            #[serde(rename = "ID")]
+            id: String,
+        }
+        let elements = array_elements(raw)
+            .ok_or_else(|| Error::msg("Failed to decode response: expected a list of events"))?;
+        let ids = elements
+            .iter()
+            .map(|e| serde_json::from_str::<Event>(e).map(|e| e.id))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::json("Failed to decode response", e))?;
+        let seen = self.last_event.as_ref();
+        let start = seen
+            .and_then(|seen| ids.iter().position(|id| id == seen))
+            .map_or(0, |i| i + 1);
+        if let Some(newest) = ids.last() {
+            self.last_event = Some(newest.clone());
+        }
+        if start == elements.len() && !first {
+            return Ok(None);
+        }
+        Ok(Some(format!("[{}]", elements[start..].join(","))))
+    }
 }
 
 /// Runs the handler with the value on stdin (compact JSON and a newline) and
@@ -440,8 +519,13 @@ mod tests {
 
     #[test]
     fn builds_each_watch_type_request() {
-        let cases: [(&[&str], &str); 6] = [
+        let cases: [(&[&str], &str); 8] = [
             (&["-type=keyprefix", "-prefix=web/"], "/v1/kv/web/?recurse="),
+            (&["-type=event"], "/v1/event/list"),
+            (
+                &["-type=event", "-name=deploy", "-datacenter=dc1"],
+                "/v1/event/list?dc=dc1&name=deploy",
+            ),
             (
                 &[
                     "-type=service",
@@ -480,6 +564,78 @@ mod tests {
         }
     }
 
+    fn event(id: &str) -> String {
+        format!(r#"{{"ID":"{id}","Name":"deploy","Payload":null,"LTime":1}}"#)
+    }
+
+    fn events(ids: &[&str]) -> Vec<u8> {
+        let rows: Vec<String> = ids.iter().map(|id| event(id)).collect();
+        format!("[{}]", rows.join(", ")).into_bytes()
+    }
+
+    #[test]
+    fn event_handler_sees_each_new_event_once() {
+        let args = [
+            "watch",
+            "-type=event",
+            "-name=deploy",
+            "cat;",
+            "echo",
+            "idx=$CONSUL_INDEX",
+        ];
+        let responses = vec![
+            reply(200, SELF),
+            // No event yet: the first answer is delivered as is.
+            reply_with_index(200, 1, b"[]"),
+            reply_with_index(200, 50, &events(&["a"])),
+            // Another name's event woke the query: nothing new.
+            reply_with_index(200, 70, &events(&["a"])),
+            reply_with_index(200, 90, &events(&["a", "b"])),
+            // Event indexes come from UUIDs and are not ordered: reset to 0.
+            reply_with_index(200, 20, &events(&["a", "b", "c"])),
+            reply_with_index(200, 20, &events(&["a", "b", "c"])),
+            reply(500, b"boom"),
+        ];
+        let (out, reqs) = run_against(&args, responses);
+        assert_eq!(
+            out.stdout,
+            format!(
+                "[]\nidx=1\n[{}]\nidx=50\n[{}]\nidx=90\n[{}]\nidx=20\n",
+                event("a"),
+                event("b"),
+                event("c")
+            )
+        );
+        assert_eq!(out.code, 1, "{}", out.stderr);
+        let targets: Vec<&str> = reqs.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/v1/agent/self",
+                "/v1/event/list?name=deploy",
+                "/v1/event/list?index=1&name=deploy",
+                "/v1/event/list?index=50&name=deploy",
+                "/v1/event/list?index=70&name=deploy",
+                "/v1/event/list?index=90&name=deploy",
+                "/v1/event/list?name=deploy",
+                "/v1/event/list?index=20&name=deploy",
+            ]
+        );
+    }
+
+    #[test]
+    fn event_watch_without_handler_prints_every_event() {
+        let responses = vec![
+            reply(200, SELF),
+            reply_with_index(200, 9, &events(&["a", "b"])),
+        ];
+        let (out, _) = run_against(&["watch", "-type=event"], responses);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        let printed: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(printed[1]["ID"], "b");
+        assert!(out.stdout.starts_with("[\n    {\n        \"ID\": \"a\",\n"));
+    }
+
     #[test]
     fn keyprefix_without_keys_is_null() {
         let args = ["watch", "-type=keyprefix", "-prefix=none/"];
@@ -489,7 +645,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        let cases: [(&[&str], &str); 7] = [
+        let cases: [(&[&str], &str); 9] = [
             (&["-type=bogus"], "Unsupported watch type: bogus\n"),
             (&["-type=key"], "Must specify a single key to watch\n"),
             (
@@ -507,6 +663,14 @@ mod tests {
             (
                 &["-type=nodes", "-key=a", "-tag=x"],
                 "Invalid parameters: [key tag]\n",
+            ),
+            (
+                &["-type=event", "-stale", "-service=a"],
+                "Invalid parameters: [service stale]\n",
+            ),
+            (
+                &["-type=key", "-key=a", "-name=x"],
+                "Invalid parameters: [name]\n",
             ),
             (
                 &["-type=service", "-service=a", "-passingonly=maybe"],
