@@ -166,3 +166,14 @@ fn monitor_streams_log_lines_and_rejects_unknown_levels() {
         );
     }
 }
+
+#[test]
+fn agent_leave_stops_the_agent() {
+    let mut agent = Agent::dev(&[]);
+    assert_eq!(put(&agent.url("/v1/agent/leave"), "").status, 200);
+    let status = agent.wait_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "the agent should exit cleanly after a leave, got {status:?}"
+    );
+}

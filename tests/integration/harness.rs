@@ -13,6 +13,8 @@ use serde_json::Value;
 pub(crate) struct Agent {
     child: Child,
     pub(crate) http: String,
+    /// The DNS address (UDP and TCP), when the agent serves DNS.
+    pub(crate) dns: Option<std::net::SocketAddr>,
     log: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
@@ -57,12 +59,7 @@ impl Agent {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skein"));
         cmd.arg("agent")
             .args(args)
-            .args([
-                "-node=itest",
-                "-bind=127.0.0.1",
-                "-client=127.0.0.1",
-                "-dns-port=-1",
-            ])
+            .args(["-node=itest", "-bind=127.0.0.1", "-client=127.0.0.1"])
             .arg(format!("-http-port={http_port}"))
             .arg("-log-level=debug")
             .stdout(Stdio::piped())
@@ -70,11 +67,17 @@ impl Agent {
         if !args.iter().any(|a| a.starts_with("-server-port")) {
             cmd.arg("-server-port=0");
         }
+        if !args.iter().any(|a| a.starts_with("-dns-port")) {
+            cmd.arg("-dns-port=-1");
+        }
         let mut child = cmd.spawn().expect("spawn skein");
-        let http = read_ready_line(&mut child, &log);
+        let ready = read_ready_line(&mut child, &log);
         Agent {
             child,
-            http,
+            http: ready["http"][0].as_str().expect("http address").to_owned(),
+            dns: ready["dns"][0]
+                .as_str()
+                .map(|a| a.parse().expect("dns address")),
             log,
             _dir: dir,
         }
@@ -85,6 +88,18 @@ impl Agent {
         format!("http://{}{}", self.http, path)
     }
 
+    /// Waits up to `timeout` for the process to exit on its own.
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// SIGKILL, no cleanup.
     pub(crate) fn kill9(mut self) {
         let _ = self.child.kill();
@@ -92,7 +107,7 @@ impl Agent {
     }
 }
 
-fn read_ready_line(child: &mut Child, log: &Path) -> String {
+fn read_ready_line(child: &mut Child, log: &Path) -> Value {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let line = lines.next();
@@ -104,8 +119,7 @@ fn read_ready_line(child: &mut Child, log: &Path) -> String {
         ),
     };
     std::thread::spawn(move || for _ in lines {});
-    let ready: Value = serde_json::from_str(&line).expect("ready line is JSON");
-    ready["http"][0].as_str().expect("http address").to_owned()
+    serde_json::from_str(&line).expect("ready line is JSON")
 }
 
 impl Drop for Agent {

@@ -11,6 +11,7 @@ mod bench;
 mod compat;
 mod junit;
 mod proc;
+mod system;
 mod test;
 
 use std::path::PathBuf;

@@ -2,8 +2,8 @@
 
 use anyhow::{Result, bail};
 
-use crate::compat;
 use crate::proc::{cargo, run_step};
+use crate::{compat, system};
 
 /// Options shared by `test` and `verify`.
 pub(crate) struct Options {
@@ -53,6 +53,7 @@ pub(crate) fn verify(opts: &Options) -> Result<()> {
         "warnings",
     ];
     run_step("clippy", cargo().args(clippy))?;
+    system::ensure(&[system::DIG])?;
     workspace_tests(opts.no_fail_fast)
 }
 

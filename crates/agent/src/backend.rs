@@ -12,7 +12,9 @@ use tokio::sync::Notify;
 #[derive(Debug, Clone)]
 pub(crate) struct ServerBackend {
     pub(crate) server: Arc<Server>,
-    pub(crate) shutdown: Arc<Notify>,
+    /// Wakes the agent's main loop for `PUT /v1/agent/leave`; only it
+    /// waits here, so the permit cannot be taken by another waiter.
+    pub(crate) leave: Arc<Notify>,
 }
 
 fn map_err(e: skein_server::Error) -> BackendError {
@@ -72,6 +74,6 @@ impl Backend for ServerBackend {
     }
 
     fn leave(&self) {
-        self.shutdown.notify_one();
+        self.leave.notify_one();
     }
 }

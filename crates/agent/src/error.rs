@@ -27,6 +27,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The DNS interface could not start.
+    #[error(transparent)]
+    Dns(#[from] skein_dns::DnsError),
     /// The agent is not configured in a way this version can run.
     #[error("{0}")]
     Unsupported(String),

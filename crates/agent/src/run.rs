@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use skein_config::RuntimeConfig;
+use skein_dns::{DnsHandler, DnsServer, DnsSettings, GateFuture, ReadGate};
 use skein_http_api::{AgentInfo, ApiConfig, ApiState, LogFeed, StaticAuthorizer};
 use skein_server::{Server, ServerOptions, raft_id_for};
+use skein_types::read::Consistency;
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -32,8 +34,12 @@ pub struct Agent {
     pub rpc_addr: SocketAddr,
     server: Arc<Server>,
     shutdown: Arc<Notify>,
+    leave: Arc<Notify>,
     http_tasks: Vec<JoinHandle<()>>,
     sync: JoinHandle<()>,
+    dns: Option<DnsServer>,
+    /// Addresses the DNS interface serves (UDP and TCP).
+    pub dns_addrs: Vec<SocketAddr>,
 }
 
 /// Runs the agent until it is told to stop.
@@ -62,8 +68,13 @@ fn write_pid_file(config: &RuntimeConfig) -> Result<()> {
 #[allow(clippy::print_stdout)]
 fn ready_line(agent: &Agent) {
     let http: Vec<String> = agent.http_addrs.iter().map(ToString::to_string).collect();
-    let line =
-        serde_json::json!({ "ready": true, "http": http, "rpc": agent.rpc_addr.to_string() });
+    let dns: Vec<String> = agent.dns_addrs.iter().map(ToString::to_string).collect();
+    let line = serde_json::json!({
+        "ready": true,
+        "http": http,
+        "dns": dns,
+        "rpc": agent.rpc_addr.to_string(),
+    });
     println!("{line}");
 }
 
@@ -97,6 +108,7 @@ impl Agent {
         .await?;
         info!(node = %config.node_name, rpc = %rpc_addr, "server started");
         let shutdown = Arc::new(Notify::new());
+        let leave = Arc::new(Notify::new());
         let info = agent_info(&config, &node_id, rpc_addr);
         let local = LocalAgentImpl {
             state: LocalState::new(
@@ -125,16 +137,24 @@ impl Agent {
         );
         local.state.sync.wait(local.state.sync.request()).await;
         publish_coordinate(&server, &info.node_name).await;
-        let state = api_state(&config, &server, &shutdown, info, local, logs);
+        let state = api_state(&config, &server, &leave, info, local, logs);
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
-        info!(http = ?http_addrs, "agent running");
+        let dns = serve_dns(&config, &server).await?;
+        let dns_addrs = dns
+            .as_ref()
+            .map(|d| d.local_addrs().to_vec())
+            .unwrap_or_default();
+        info!(http = ?http_addrs, dns = ?dns_addrs, "agent running");
         Ok(Self {
             http_addrs,
             rpc_addr,
             server,
             shutdown,
+            leave,
             http_tasks,
             sync,
+            dns,
+            dns_addrs,
         })
     }
 
@@ -151,7 +171,7 @@ impl Agent {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => info!("caught interrupt, shutting down"),
             _ = terminate => info!("caught terminate, shutting down"),
-            _ = self.shutdown.notified() => info!("leave requested, shutting down"),
+            _ = self.leave.notified() => info!("leave requested, shutting down"),
         }
     }
 
@@ -161,6 +181,9 @@ impl Agent {
         self.sync.abort();
         for t in self.http_tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        if let Some(dns) = self.dns {
+            let _ = tokio::time::timeout(Duration::from_secs(2), dns.shutdown()).await;
         }
         self.server.shutdown().await;
     }
@@ -227,14 +250,14 @@ fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentIn
 fn api_state(
     config: &RuntimeConfig,
     server: &Arc<Server>,
-    shutdown: &Arc<Notify>,
+    leave: &Arc<Notify>,
     info: AgentInfo,
     local: LocalAgentImpl,
     logs: LogFeed,
 ) -> ApiState {
     let backend = ServerBackend {
         server: server.clone(),
-        shutdown: shutdown.clone(),
+        leave: leave.clone(),
     };
     let api = ApiConfig {
         kv_max_value_size: config.limits.kv_max_value_size,
@@ -308,6 +331,34 @@ fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
         node,
         services: vec![consul],
         checks: vec![serf],
+    }
+}
+
+/// Serves DNS on `ports.dns` (unless -1) of each DNS address.
+async fn serve_dns(config: &RuntimeConfig, server: &Arc<Server>) -> Result<Option<DnsServer>> {
+    let Some(port) = config.ports.dns else {
+        return Ok(None);
+    };
+    let settings = DnsSettings::from_runtime(config)?;
+    let gate = Arc::new(LeaderGate(server.clone()));
+    let handler = DnsHandler::new(settings, server.store().clone(), gate);
+    Ok(Some(
+        DnsServer::start(handler, &config.addresses.dns, port).await?,
+    ))
+}
+
+/// `dns_config.allow_stale = false`: a default-consistency read first.
+struct LeaderGate(Arc<Server>);
+
+impl ReadGate for LeaderGate {
+    fn confirm(&self) -> GateFuture<'_> {
+        Box::pin(async move {
+            self.0
+                .read_barrier(Consistency::Default)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
     }
 }
 

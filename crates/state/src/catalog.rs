@@ -20,7 +20,20 @@ pub struct Registration {
     pub checks: Vec<Check>,
 }
 
-/// One row of `/v1/health/service/:name`.
+/// A service instance, its node and its aggregated health, borrowed from
+/// the store (no clones), for readers that only need the verdict (DNS).
+#[derive(Debug, Clone, Copy)]
+pub struct InstanceHealth<'a> {
+    /// The node.
+    pub node: &'a Node,
+    /// The instance.
+    pub service: &'a ServiceInstance,
+    /// The worst status among the node's checks and the instance's own.
+    pub status: CheckStatus,
+}
+
+/// One row of `/v1/health/service/:name`: an instance with its node and
+/// checks (owned; see [`InstanceHealth`] for the borrowed summary).
 #[derive(Debug, Clone, PartialEq)]
 pub struct HealthEntry {
     /// The node.
@@ -285,6 +298,11 @@ impl Store {
         )
     }
 
+    /// One node's record, borrowed.
+    pub fn node_record(&self, name: &str) -> Option<&Node> {
+        self.data.nodes.get(name)
+    }
+
     /// One node and its services.
     pub fn node(&self, name: &str) -> (Index, Option<(Node, Vec<ServiceInstance>)>) {
         let found = self.data.nodes.get(name).map(|n| {
@@ -350,6 +368,49 @@ impl Store {
             .filter(|(_, s)| connect_capable(s, name))
             .collect();
         (i, capable)
+    }
+
+    /// Instances of `name` (with `mesh`, its mesh-capable instances), each
+    /// with its worst check status, borrowed from the store.
+    pub fn instance_health(&self, name: &str, mesh: bool) -> Vec<InstanceHealth<'_>> {
+        let health = |node: &str, id: &str| {
+            self.data
+                .checks
+                .get(node)
+                .into_iter()
+                .flat_map(|c| c.values())
+                .filter(|c| c.service_id.is_empty() || c.service_id == id)
+                .map(|c| c.status)
+                .max()
+                .unwrap_or(CheckStatus::Passing)
+        };
+        let pairs: Vec<(&Node, &ServiceInstance)> = if mesh {
+            self.data
+                .services
+                .iter()
+                .flat_map(|(node, svcs)| svcs.values().map(move |s| (node, s)))
+                .filter(|(_, s)| connect_capable(s, name))
+                .filter_map(|(node, s)| Some((self.data.nodes.get(node)?, s)))
+                .collect()
+        } else {
+            self.by_service
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|(node, id)| {
+                    let svc = self.data.services.get(node)?.get(id)?;
+                    Some((self.data.nodes.get(node)?, svc))
+                })
+                .collect()
+        };
+        pairs
+            .into_iter()
+            .map(|(node, service)| InstanceHealth {
+                node,
+                service,
+                status: health(&node.node, &service.id),
+            })
+            .collect()
     }
 
     /// Like [`Store::health_service`] for the mesh-capable instances.

@@ -1,0 +1,71 @@
+//! Debian packages the tests and benchmarks drive, installed on first use.
+
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+use crate::proc::{command_exists, run_step};
+
+/// A program and the Debian package that provides it.
+pub(crate) struct Package {
+    /// The executable looked up on `$PATH`.
+    pub(crate) program: &'static str,
+    /// The package that installs it.
+    pub(crate) package: &'static str,
+}
+
+/// `dig`, for the DNS integration tests.
+pub(crate) const DIG: Package = Package {
+    program: "dig",
+    package: "dnsutils",
+};
+
+/// Installs the packages whose programs are missing, with apt-get (as
+/// root, or through sudo).
+pub(crate) fn ensure(packages: &[Package]) -> Result<()> {
+    let missing: Vec<&str> = packages
+        .iter()
+        .filter(|p| !command_exists(p.program) && !in_sbin(p.program))
+        .map(|p| p.package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !command_exists("apt-get") {
+        bail!("missing programs from Debian packages {missing:?} and no apt-get to install them");
+    }
+    let install = || {
+        let mut cmd = apt();
+        cmd.args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing);
+        run_step(&format!("install {}", missing.join(" ")), &mut cmd)
+    };
+    if install().is_ok() {
+        return Ok(());
+    }
+    // A fresh machine may have no package lists yet.
+    run_step("apt-get update", apt().args(["update", "-q"]))?;
+    install()
+}
+
+/// dnsmasq lives in /usr/sbin, which a non-root `$PATH` may not list.
+fn in_sbin(program: &str) -> bool {
+    std::path::Path::new("/usr/sbin").join(program).exists()
+}
+
+fn apt() -> Command {
+    let root = std::env::var("USER").is_ok_and(|u| u == "root")
+        || Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let mut cmd = if root {
+        Command::new("apt-get")
+    } else {
+        let mut sudo = Command::new("sudo");
+        sudo.arg("apt-get");
+        sudo
+    };
+    cmd.env("DEBIAN_FRONTEND", "noninteractive");
+    cmd
+}
