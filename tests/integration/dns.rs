@@ -113,6 +113,11 @@ fn service_names_answer_a_srv_and_tag_filtered_records() {
     assert_eq!(sorted(a.data()), ["10.1.2.3", "127.0.0.1"]);
     assert_eq!(dig(dns, &["v2.web.service.consul"]).data(), ["10.1.2.3"]);
     assert_eq!(dig(dns, &["web.service.dc1.consul"]).data().len(), 2);
+    assert_eq!(
+        dig(dns, &["WEB.Service.CONSUL"]).data().len(),
+        2,
+        "names ignore case"
+    );
 
     let srv = dig(dns, &["_web._v1.service.consul", "SRV"]);
     assert_eq!(srv.data(), ["1 1 8080 itest.node.dc1.consul."]);
@@ -145,6 +150,7 @@ fn node_addr_connect_and_apex_names() {
     let (agent, dns) = dns_agent(&[]);
     let node = dig(dns, &["itest.node.consul"]);
     assert_eq!(node.data(), ["127.0.0.1"]);
+    assert_eq!(dig(dns, &["ITest.node.consul"]).data(), ["127.0.0.1"]);
     assert!(node.additional.iter().any(|r| r[3] == "TXT"), "{node:?}");
     let txt = dig(dns, &["itest.node.dc1.consul", "TXT"]);
     assert!(txt.data().contains(&"\"rack=r1\"".to_owned()), "{txt:?}");
@@ -413,4 +419,44 @@ fn a_resolver_library_reads_skein_answers() {
         assert_eq!(ports, [81, 82]);
         assert!(resolver.lookup_ip("nope.service.consul.").await.is_err());
     });
+}
+
+#[test]
+fn ttls_alt_domain_and_leader_reads_follow_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dns.hcl");
+    std::fs::write(
+        &config,
+        r#"
+alt_domain = "skein.test"
+dns_config {
+  allow_stale = false
+  node_ttl = "10s"
+  service_ttl = { "*" = "5s", "web" = "30s", "api-*" = "7s" }
+}
+"#,
+    )
+    .unwrap();
+    let flag = format!("-config-file={}", config.display());
+    let (agent, dns) = dns_agent(&[&flag]);
+    for name in ["web", "db", "api-v2"] {
+        register(&agent, json!({"Name": name, "Address": "10.0.0.5"}));
+    }
+    let ttl = |name: &str| dig(dns, &[name]).answer[0][1].clone();
+    assert_eq!(ttl("web.service.consul"), "30");
+    assert_eq!(ttl("db.service.consul"), "5");
+    assert_eq!(ttl("api-v2.service.consul"), "7");
+    assert_eq!(ttl("itest.node.consul"), "10");
+    assert_eq!(dig(dns, &["web.service.skein.test"]).data(), ["10.0.0.5"]);
+    let soa = dig(dns, &["nope.service.skein.test"]);
+    assert_eq!(
+        soa.authority[0][0], "skein.test.",
+        "the SOA is the alt domain's"
+    );
+}
+
+#[test]
+fn dns_port_minus_one_disables_the_listener() {
+    let agent = Agent::dev(&["-dns-port=-1"]);
+    assert!(agent.dns.is_none());
 }

@@ -172,6 +172,8 @@ fn service(
     s: &DnsSettings,
     domain: &Name,
 ) -> Reply {
+    // DNS names ignore case; the catalog keeps the registered spelling.
+    let name = store.service_name_folded(name).unwrap_or(name);
     let mut instances: Vec<InstanceHealth<'_>> = match kind {
         ServiceKind::Plain => store.instance_health(name, false),
         ServiceKind::Connect => store.instance_health(name, true),

@@ -298,9 +298,27 @@ impl Store {
         )
     }
 
-    /// One node's record, borrowed.
+    /// One node's record, borrowed; the name matches exactly, else
+    /// ignoring ASCII case (as DNS names do).
     pub fn node_record(&self, name: &str) -> Option<&Node> {
-        self.data.nodes.get(name)
+        self.data.nodes.get(name).or_else(|| {
+            self.data
+                .nodes
+                .values()
+                .find(|n| n.node.eq_ignore_ascii_case(name))
+        })
+    }
+
+    /// The registered spelling of a service name that matches `name`
+    /// ignoring ASCII case (exact spelling first).
+    pub fn service_name_folded(&self, name: &str) -> Option<&str> {
+        if let Some((stored, _)) = self.by_service.get_key_value(name) {
+            return Some(stored);
+        }
+        self.by_service
+            .keys()
+            .find(|k| k.eq_ignore_ascii_case(name))
+            .map(String::as_str)
     }
 
     /// One node and its services.
