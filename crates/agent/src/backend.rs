@@ -69,8 +69,8 @@ impl Backend for ServerBackend {
     }
 
     fn session_renew(&self, id: &str) -> BoxFuture<'_, Result<bool, BackendError>> {
-        let found = self.server.session_renew(id);
-        Box::pin(async move { Ok(found) })
+        let id = id.to_owned();
+        Box::pin(async move { self.server.session_renew(&id).await.map_err(map_err) })
     }
 
     fn leave(&self) {

@@ -229,6 +229,7 @@ fn server_options(
         snapshot_threshold: config.raft_snapshot_threshold,
         trailing_logs: config.raft_trailing_logs,
         ready_timeout: Duration::from_secs(30),
+        rpc_hold_timeout: config.rpc_hold_timeout,
     }
 }
 

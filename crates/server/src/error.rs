@@ -15,6 +15,17 @@ pub enum Error {
     /// No leader is known.
     #[error("{}", wire::NO_LEADER)]
     NoLeader,
+    /// A server could not be reached.
+    #[error("rpc error making call: {addr}: {reason}")]
+    Unreachable {
+        /// The server's RPC address.
+        addr: String,
+        /// What failed.
+        reason: String,
+    },
+    /// A forwarded call failed on the other server.
+    #[error("rpc error making call: {0}")]
+    Rpc(String),
     /// Raft stopped: the node must be restarted.
     #[error("raft fatal error: {0}")]
     Fatal(String),

@@ -14,6 +14,7 @@
 mod error;
 mod options;
 mod proposer;
+mod rpc;
 mod server;
 mod sessions;
 

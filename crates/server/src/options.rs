@@ -27,6 +27,9 @@ pub struct ServerOptions {
     pub trailing_logs: u64,
     /// How long to wait for leadership at start.
     pub ready_timeout: Duration,
+    /// How long a leader-bound call is retried while no leader is known
+    /// (`performance.rpc_hold_timeout`).
+    pub rpc_hold_timeout: Duration,
 }
 
 // === impl ServerOptions ===
@@ -45,6 +48,7 @@ impl ServerOptions {
             snapshot_threshold: 16_384,
             trailing_logs: 10_240,
             ready_timeout: Duration::from_secs(10),
+            rpc_hold_timeout: Duration::from_secs(7),
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The running server: Raft, the store, and the RPC listener.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use openraft::error::RaftError;
 use openraft::{BasicNode, ServerState};
@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::proposer::Proposer;
+use crate::rpc::{RpcClients, RpcService};
 use crate::sessions::SessionTimers;
 use crate::{Error, Result, ServerOptions};
 
@@ -37,8 +38,12 @@ pub struct Server {
     options: ServerOptions,
     sessions: Arc<SessionTimers>,
     proposer: Proposer,
+    rpc: RpcClients,
     tasks: Vec<JoinHandle<()>>,
 }
+
+/// Pause between attempts while a leader is elected or a call is retried.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -58,8 +63,9 @@ pub(crate) fn now_ms() -> u64 {
 // === impl Server ===
 
 impl Server {
-    /// Opens storage, starts Raft and the RPC listener, bootstraps if asked,
-    /// and waits until a leader is known.
+    /// Opens storage, starts Raft and the RPC listener, and bootstraps if
+    /// asked. A bootstrapping server waits until it leads; one that joins a
+    /// cluster returns at once (see [`Server::initialize_cluster`]).
     pub async fn start(options: ServerOptions) -> Result<Arc<Self>> {
         let db_path = options.data_dir.as_ref().map(|d| d.join("raft.db"));
         if let Some(dir) = &options.data_dir {
@@ -79,22 +85,31 @@ impl Server {
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut tasks = Vec::new();
-        if let Some(bind) = options.rpc_bind {
-            tasks.push(spawn_rpc(bind, raft.clone()).await?);
-        }
         let sessions = Arc::new(SessionTimers::default());
         let (proposer, task) = Proposer::spawn(raft.clone());
         tasks.push(task);
+        if let Some(bind) = options.rpc_bind {
+            let service = RpcService {
+                proposer: proposer.clone(),
+                raft: raft.clone(),
+                sessions: sessions.clone(),
+                store: store.clone(),
+            };
+            tasks.push(spawn_rpc(bind, raft.clone(), service).await?);
+        }
         let mut server = Self {
             raft,
             store,
             options,
             sessions,
             proposer,
+            rpc: RpcClients::default(),
             tasks,
         };
         server.bootstrap().await?;
-        server.wait_for_leader().await?;
+        if server.options.bootstrap {
+            server.wait_for_leader().await?;
+        }
         server.tasks.push(
             server
                 .sessions
@@ -148,12 +163,46 @@ impl Server {
     }
 
     /// Proposes `op` and returns its outcome once applied. Concurrent
-    /// writes share one Raft entry (see `proposer`).
+    /// writes share one Raft entry (see `proposer`). On a follower the
+    /// write is forwarded to the leader; while no leader is known, or the
+    /// leader changes under the call, it is retried for up to
+    /// `rpc_hold_timeout`.
     pub async fn write(&self, op: Op) -> Result<Outcome> {
-        self.proposer.write(op).await
+        let deadline = Instant::now() + self.options.rpc_hold_timeout;
+        loop {
+            let attempt = match self.leader_route() {
+                Route::Local => self.proposer.write(op.clone()).await,
+                Route::Remote(addr) => self.rpc.write(&addr, &op).await,
+                Route::Unknown => Err(Error::NoLeader),
+            };
+            match attempt {
+                // Neither was applied: safe to try again.
+                Err(Error::NotLeader { .. } | Error::NoLeader) if Instant::now() < deadline => {
+                    tokio::time::sleep(RETRY_PAUSE).await;
+                }
+                Err(Error::NotLeader { .. }) => return Err(Error::NoLeader),
+                other => return other,
+            }
+        }
     }
 
-    /// Prepares a read at `consistency`: checks leadership as the mode asks.
+    /// Where a leader-bound call goes now.
+    fn leader_route(&self) -> Route {
+        let m = self.raft.metrics().borrow().clone();
+        match m.current_leader {
+            Some(id) if id == self.options.raft_id && m.state == ServerState::Leader => {
+                Route::Local
+            }
+            Some(id) => self.peer_addr(id).map_or(Route::Unknown, Route::Remote),
+            None => Route::Unknown,
+        }
+    }
+
+    /// Prepares a read at `consistency`. `?stale` reads the local store as
+    /// it is. The default mode reads the leader's state: on the leader at
+    /// once, on a follower once it has applied the leader's read index.
+    /// `?consistent` confirms leadership with a quorum first (read index),
+    /// on the leader or through it.
     pub async fn read_barrier(&self, consistency: Consistency) -> Result<ReadMeta> {
         let m = self.raft.metrics().borrow().clone();
         let leader = m.current_leader;
@@ -161,13 +210,13 @@ impl Server {
         match consistency {
             Consistency::Stale => {}
             Consistency::Default if is_leader => {}
-            Consistency::Default => return Err(self.not_leader(leader)),
-            Consistency::Consistent => {
+            Consistency::Consistent if is_leader => {
                 self.raft.ensure_linearizable().await.map_err(|e| match e {
                     RaftError::APIError(_) => self.not_leader(leader),
                     RaftError::Fatal(f) => Error::Fatal(f.to_string()),
                 })?;
             }
+            Consistency::Default | Consistency::Consistent => self.follower_read_index().await?,
         }
         let last_contact_ms = if is_leader {
             0
@@ -178,6 +227,30 @@ impl Server {
             known_leader: leader.is_some(),
             last_contact_ms,
         })
+    }
+
+    /// Waits until this follower has applied the leader's read index.
+    async fn follower_read_index(&self) -> Result<()> {
+        let deadline = Instant::now() + self.options.rpc_hold_timeout;
+        let index = loop {
+            let attempt = match self.leader_route() {
+                Route::Remote(addr) => self.rpc.read_index(&addr).await,
+                Route::Local => return Ok(()),
+                Route::Unknown => Err(Error::NoLeader),
+            };
+            match attempt {
+                Ok(index) => break index,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(RETRY_PAUSE).await,
+                Err(e) => return Err(e),
+            }
+        };
+        let wait = deadline.saturating_duration_since(Instant::now());
+        self.raft
+            .wait(Some(wait))
+            .applied_index_at_least(Some(index), "read index")
+            .await
+            .map_err(|_| Error::NoLeader)?;
+        Ok(())
     }
 
     fn not_leader(&self, leader: Option<u64>) -> Error {
@@ -231,17 +304,108 @@ impl Server {
         self.raft.metrics().borrow().current_term
     }
 
-    /// Restarts the TTL of a session; `false` if it does not exist.
-    pub fn session_renew(&self, id: &str) -> bool {
-        let exists = self
-            .store
-            .read()
-            .map(|s| s.session_get(id).1.is_some())
-            .unwrap_or(false);
-        if exists {
-            self.sessions.renew(id);
+    /// Restarts the TTL of a session (the leader's timer); `false` if it
+    /// does not exist.
+    pub async fn session_renew(&self, id: &str) -> Result<bool> {
+        match self.leader_route() {
+            Route::Local => {
+                let exists = self
+                    .store
+                    .read()
+                    .map(|s| s.session_get(id).1.is_some())
+                    .unwrap_or(false);
+                if exists {
+                    self.sessions.renew(id);
+                }
+                Ok(exists)
+            }
+            Route::Remote(addr) => self.rpc.session_renew(&addr, id).await,
+            Route::Unknown => Err(Error::NoLeader),
         }
-        exists
+    }
+
+    /// Forms a new Raft group of `servers` (raft id → RPC address), this
+    /// one included, unless this server already belongs to one. One server
+    /// calls this once `bootstrap_expect` servers have met.
+    pub async fn initialize_cluster(&self, servers: BTreeMap<u64, String>) -> Result<bool> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| Error::Fatal(e.to_string()))?;
+        if initialized {
+            return Ok(false);
+        }
+        let members: BTreeMap<u64, BasicNode> = servers
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode { addr }))
+            .collect();
+        let ids: Vec<u64> = members.keys().copied().collect();
+        self.raft
+            .initialize(members)
+            .await
+            .map_err(|e| Error::Start(format!("forming the cluster: {e}")))?;
+        info!(node = %self.options.node_name, servers = ?ids, "formed a new raft group");
+        Ok(true)
+    }
+
+    /// Whether this server belongs to a Raft group yet.
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(false)
+    }
+
+    /// On the leader: makes `id` at `addr` a voter (it first catches up as a
+    /// learner). A no-op if it already votes.
+    pub async fn add_voter(&self, id: u64, addr: &str) -> Result<()> {
+        let m = self.raft.metrics().borrow().clone();
+        let mut voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
+        if voters.contains(&id) {
+            return Ok(());
+        }
+        let node = BasicNode {
+            addr: addr.to_owned(),
+        };
+        self.raft
+            .add_learner(id, node, true)
+            .await
+            .map_err(|e| self.membership_error(e))?;
+        voters.insert(id);
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| self.membership_error(e))?;
+        info!(peer = id, %addr, "added a voter");
+        Ok(())
+    }
+
+    /// On the leader: removes `id` from the Raft configuration.
+    pub async fn remove_peer(&self, id: u64) -> Result<bool> {
+        let m = self.raft.metrics().borrow().clone();
+        let mut voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
+        let known = m.membership_config.nodes().any(|(n, _)| *n == id);
+        if !known {
+            return Ok(false);
+        }
+        voters.remove(&id);
+        self.raft
+            .change_membership(voters, false)
+            .await
+            .map_err(|e| self.membership_error(e))?;
+        info!(peer = id, "removed a peer");
+        Ok(true)
+    }
+
+    fn membership_error<E: std::fmt::Display>(&self, e: RaftError<u64, E>) -> Error {
+        match e {
+            RaftError::APIError(api) => {
+                let leader = self.raft.metrics().borrow().current_leader;
+                match leader {
+                    Some(l) if l != self.options.raft_id => self.not_leader(Some(l)),
+                    _ => Error::Rpc(api.to_string()),
+                }
+            }
+            RaftError::Fatal(f) => Error::Fatal(f.to_string()),
+        }
     }
 
     /// Stops Raft and the background tasks.
@@ -255,13 +419,21 @@ impl Server {
     }
 }
 
-async fn spawn_rpc(bind: SocketAddr, raft: Raft) -> Result<JoinHandle<()>> {
+/// Where a leader-bound call goes.
+enum Route {
+    Local,
+    Remote(String),
+    Unknown,
+}
+
+async fn spawn_rpc(bind: SocketAddr, raft: Raft, rpc: RpcService) -> Result<JoinHandle<()>> {
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|e| Error::Start(format!("binding server RPC {bind}: {e}")))?;
     let incoming = tokio_stream_listener(listener);
-    let router =
-        tonic::transport::Server::builder().add_service(RaftService::new(raft).into_server());
+    let router = tonic::transport::Server::builder()
+        .add_service(RaftService::new(raft).into_server())
+        .add_service(rpc.into_server());
     Ok(tokio::spawn(async move {
         if let Err(e) = router.serve_with_incoming(incoming).await {
             warn!(error = %e, "server RPC listener stopped");

@@ -1,0 +1,23 @@
+//! Generates the tonic service for skein's server RPCs (write forwarding,
+//! read index, session renewal) without protoc: the message is the
+//! hand-written prost struct in `src/rpc/proto.rs`.
+
+fn main() {
+    let method = |name: &str, route: &str| {
+        tonic_build::manual::Method::builder()
+            .name(name)
+            .route_name(route)
+            .input_type("crate::rpc::proto::RpcPayload")
+            .output_type("crate::rpc::proto::RpcPayload")
+            .codec_path("tonic_prost::ProstCodec")
+            .build()
+    };
+    let service = tonic_build::manual::Service::builder()
+        .name("Rpc")
+        .package("skein.rpc.v1")
+        .method(method("write", "Write"))
+        .method(method("read_index", "ReadIndex"))
+        .method(method("session_renew", "SessionRenew"))
+        .build();
+    tonic_build::manual::Builder::new().compile(&[service]);
+}

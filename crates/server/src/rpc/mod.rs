@@ -1,0 +1,196 @@
+//! Server-to-server RPCs on the server port, beside Raft's own: a follower
+//! forwards writes to the leader, asks it for a read index before a
+//! consistent read, and hands it session renewals (the TTL timers run on
+//! the leader). Payloads are JSON in one protobuf bytes field, like the
+//! Raft transport's.
+
+pub(crate) mod proto;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use skein_raft::{Raft, SharedStore};
+use skein_state::{Op, Outcome};
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use crate::proposer::Proposer;
+use crate::sessions::SessionTimers;
+use crate::{Error, Result};
+use proto::RpcPayload;
+use proto::rpc_client::RpcClient;
+use proto::rpc_server::{Rpc, RpcServer};
+
+/// An error as it crosses the wire.
+#[derive(Debug, Serialize, Deserialize)]
+enum WireError {
+    NotLeader { leader: Option<String> },
+    NoLeader,
+    Failed(String),
+}
+
+impl From<Error> for WireError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::NotLeader { leader } => Self::NotLeader { leader },
+            Error::NoLeader => Self::NoLeader,
+            other => Self::Failed(other.to_string()),
+        }
+    }
+}
+
+impl From<WireError> for Error {
+    fn from(e: WireError) -> Self {
+        match e {
+            WireError::NotLeader { leader } => Error::NotLeader { leader },
+            WireError::NoLeader => Error::NoLeader,
+            WireError::Failed(m) => Error::Rpc(m),
+        }
+    }
+}
+
+type WireResult<T> = std::result::Result<T, WireError>;
+
+fn decode<T: DeserializeOwned>(req: Request<RpcPayload>) -> std::result::Result<T, Status> {
+    serde_json::from_slice(&req.into_inner().data)
+        .map_err(|e| Status::invalid_argument(format!("decoding request: {e}")))
+}
+
+fn encode<T: Serialize>(value: &T) -> std::result::Result<Response<RpcPayload>, Status> {
+    let data = serde_json::to_vec(value).map_err(|e| Status::internal(e.to_string()))?;
+    Ok(Response::new(RpcPayload { data }))
+}
+
+/// The inbound side, on every server.
+#[derive(Clone)]
+pub(crate) struct RpcService {
+    pub(crate) proposer: Proposer,
+    pub(crate) raft: Raft,
+    pub(crate) sessions: Arc<SessionTimers>,
+    pub(crate) store: SharedStore,
+}
+
+impl RpcService {
+    pub(crate) fn into_server(self) -> RpcServer<Self> {
+        RpcServer::new(self)
+    }
+}
+
+#[tonic::async_trait]
+impl Rpc for RpcService {
+    /// Proposes a forwarded write here; never forwards again, so a leader
+    /// change answers `NotLeader` and the caller retries.
+    async fn write(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let op: Op = decode(req)?;
+        let result: WireResult<Outcome> = self.proposer.write(op).await.map_err(Into::into);
+        encode(&result)
+    }
+
+    /// The leader's read index: the log index a follower must have applied
+    /// before it serves a consistent read.
+    async fn read_index(
+        &self,
+        _req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let result: WireResult<u64> = match self.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(read.map_or(0, |l| l.index)),
+            Err(_) => Err(WireError::NoLeader),
+        };
+        encode(&result)
+    }
+
+    async fn session_renew(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let id: String = decode(req)?;
+        let exists = self
+            .store
+            .read()
+            .map(|s| s.session_get(&id).1.is_some())
+            .unwrap_or(false);
+        if exists {
+            self.sessions.renew(&id);
+        }
+        encode(&WireResult::Ok(exists))
+    }
+}
+
+/// The outbound side: one lazily connected channel per server address.
+#[derive(Debug, Default)]
+pub(crate) struct RpcClients {
+    channels: Mutex<HashMap<String, RpcClient<Channel>>>,
+}
+
+/// How long one forwarded call may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl RpcClients {
+    fn client(&self, addr: &str) -> Result<RpcClient<Channel>> {
+        let mut channels = self
+            .channels
+            .lock()
+            .map_err(|_| Error::Fatal("rpc client table poisoned".into()))?;
+        if let Some(c) = channels.get(addr) {
+            return Ok(c.clone());
+        }
+        let endpoint = Channel::from_shared(format!("http://{addr}"))
+            .map_err(|e| Error::Rpc(format!("bad server address {addr:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(2));
+        let client = RpcClient::new(endpoint.connect_lazy());
+        channels.insert(addr.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        addr: &str,
+        method: Method,
+        body: &Req,
+    ) -> Result<Resp> {
+        let data = serde_json::to_vec(body).map_err(|e| Error::Rpc(e.to_string()))?;
+        let mut client = self.client(addr)?;
+        let mut request = Request::new(RpcPayload { data });
+        request.set_timeout(CALL_TIMEOUT);
+        let reply = match method {
+            Method::Write => client.write(request).await,
+            Method::ReadIndex => client.read_index(request).await,
+            Method::SessionRenew => client.session_renew(request).await,
+        }
+        .map_err(|s| Error::Unreachable {
+            addr: addr.to_owned(),
+            reason: s.message().to_owned(),
+        })?;
+        let result: WireResult<Resp> = serde_json::from_slice(&reply.into_inner().data)
+            .map_err(|e| Error::Rpc(format!("decoding answer from {addr}: {e}")))?;
+        result.map_err(Into::into)
+    }
+
+    /// Forwards a write to the leader at `addr`.
+    pub(crate) async fn write(&self, addr: &str, op: &Op) -> Result<Outcome> {
+        self.call(addr, Method::Write, op).await
+    }
+
+    /// Asks the leader at `addr` for its read index.
+    pub(crate) async fn read_index(&self, addr: &str) -> Result<u64> {
+        self.call(addr, Method::ReadIndex, &()).await
+    }
+
+    /// Renews a session on the leader at `addr`.
+    pub(crate) async fn session_renew(&self, addr: &str, id: &str) -> Result<bool> {
+        self.call(addr, Method::SessionRenew, &id).await
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Method {
+    Write,
+    ReadIndex,
+    SessionRenew,
+}
