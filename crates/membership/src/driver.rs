@@ -1,0 +1,706 @@
+//! The task that owns foca and the socket.
+//!
+//! One loop waits for a command, a datagram or the next timer, hands it to
+//! foca (or handles it itself), then drains foca's runtime: notifications
+//! update the member table, timers go into the queue, packets go out.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec};
+use rand::rngs::StdRng;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use crate::config::{Timing, deadline};
+use crate::identity::NodeId;
+use crate::intent::{Intent, IntentHandler, IntentKind};
+use crate::member::MemberStatus;
+use crate::shared::Shared;
+use crate::timers::{Due, LeaveStage, TimerQueue};
+use crate::wire::{self, Packet};
+
+/// The foca instance a pool drives.
+pub(crate) type Gossip = Foca<NodeId, PostcardCodec, StdRng, IntentHandler>;
+
+/// Receive buffer: any datagram fits, so oversized ones reach foca and are
+/// rejected there instead of being silently truncated.
+const RECV_BUF: usize = 65_536;
+
+/// What the pool handle asks of the driver.
+pub(crate) enum Command {
+    /// Join through `addr`; `done` fires once it answered.
+    Join {
+        addr: SocketAddr,
+        done: oneshot::Sender<()>,
+    },
+    SetTags(BTreeMap<String, String>),
+    ForceLeave(String),
+    /// Leave gracefully; `done` fires once gone.
+    Leave {
+        done: oneshot::Sender<()>,
+    },
+    /// Stop without leaving.
+    Shutdown,
+}
+
+/// Owns foca, the socket and the timers of one pool.
+pub(crate) struct Driver {
+    foca: Gossip,
+    runtime: AccumulatingRuntime<NodeId>,
+    socket: UdpSocket,
+    shared: Arc<Shared>,
+    timing: Timing,
+    commands: mpsc::UnboundedReceiver<Command>,
+    timers: TimerQueue,
+    joins: Vec<PendingJoin>,
+    /// Whether a `Due::JoinRetry` is queued.
+    join_retry_queued: bool,
+    /// Our own packets (hellos), sent with foca's.
+    outbox: Vec<(SocketAddr, Vec<u8>)>,
+    leave_waiters: Vec<oneshot::Sender<()>>,
+    leaving: bool,
+    stopped: bool,
+    /// Members (including us) foca's configuration was scaled for.
+    scaled_for: usize,
+}
+
+/// A join waiting for its answer.
+struct PendingJoin {
+    addr: SocketAddr,
+    done: oneshot::Sender<()>,
+    /// Who answered the hello; we announced to it.
+    peer: Option<NodeId>,
+}
+
+enum Event {
+    Command(Option<Command>),
+    Packet(std::io::Result<(usize, SocketAddr)>),
+    Timers,
+}
+
+// === impl Driver ===
+
+impl Driver {
+    pub(crate) fn new(
+        foca: Gossip,
+        socket: UdpSocket,
+        shared: Arc<Shared>,
+        timing: Timing,
+        commands: mpsc::UnboundedReceiver<Command>,
+    ) -> Self {
+        Self {
+            foca,
+            runtime: AccumulatingRuntime::new(),
+            socket,
+            shared,
+            timing,
+            commands,
+            timers: TimerQueue::default(),
+            joins: Vec::new(),
+            join_retry_queued: false,
+            outbox: Vec::new(),
+            leave_waiters: Vec::new(),
+            leaving: false,
+            stopped: false,
+            scaled_for: 1,
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        let mut buf = vec![0u8; RECV_BUF];
+        self.timers
+            .push(deadline(Instant::now(), self.reap_every()), Due::Reap);
+        while !self.stopped {
+            let next = self.timers.next_deadline();
+            let event = tokio::select! {
+                command = self.commands.recv() => Event::Command(command),
+                received = self.socket.recv_from(&mut buf) => Event::Packet(received),
+                () = sleep_until(next) => Event::Timers,
+            };
+            match event {
+                Event::Command(Some(command)) => self.on_command(command),
+                Event::Command(None) => {
+                    info!("pool handle dropped; stopping without leaving");
+                    self.stopped = true;
+                }
+                Event::Packet(Ok((len, from))) => {
+                    self.on_packet(buf.get(..len).unwrap_or_default(), from);
+                }
+                Event::Packet(Err(error)) => debug!(%error, "receiving a gossip packet failed"),
+                Event::Timers => self.on_timers(),
+            }
+            self.flush().await;
+        }
+        for done in self.leave_waiters.drain(..) {
+            let _ = done.send(());
+        }
+        info!("gossip pool stopped");
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Shutdown => {
+                info!("shutting down without leaving");
+                self.stopped = true;
+            }
+            Command::Leave { done } => self.start_leave(done),
+            // Pending joins fail: their `done` is dropped.
+            _ if self.leaving => debug!("ignoring a command while leaving"),
+            Command::Join { addr, done } => self.start_join(addr, done),
+            Command::SetTags(tags) => self.change_tags(tags),
+            Command::ForceLeave(name) => self.force_leave(name),
+        }
+    }
+
+    fn on_packet(&mut self, data: &[u8], from: SocketAddr) {
+        match wire::decode(data) {
+            Err(error) => {
+                debug!(%from, %error, len = data.len(), "dropping malformed gossip packet");
+            }
+            Ok(Packet::Foca(payload)) => {
+                if let Err(error) = self.foca.handle_data(payload, &mut self.runtime) {
+                    debug!(%from, %error, len = data.len(), "gossip packet rejected");
+                }
+            }
+            Ok(Packet::Hello(peer)) => self.on_hello(&peer, from),
+            Ok(Packet::HelloAck(peer)) => self.on_hello_ack(peer, from),
+        }
+    }
+
+    fn on_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(due) = self.timers.pop_due(now) {
+            match due {
+                Due::Foca(timer) => {
+                    if let Err(error) = self.foca.handle_timer(timer, &mut self.runtime) {
+                        debug!(%error, "gossip timer");
+                    }
+                }
+                Due::JoinRetry => self.retry_joins(now),
+                Due::Leave(stage) => self.leave_step(stage, now),
+                Due::Reap => self.reap(now),
+            }
+        }
+    }
+
+    /// Drains foca's runtime, updates the table, sends what is queued.
+    async fn flush(&mut self) {
+        loop {
+            if self.shared.lock().take_refute() && !self.leaving {
+                self.refute();
+            }
+            while let Some(notification) = self.runtime.to_notify() {
+                self.on_notification(notification);
+            }
+            let now = Instant::now();
+            while let Some((after, timer)) = self.runtime.to_schedule() {
+                self.timers.push(deadline(now, after), Due::Foca(timer));
+            }
+            while let Some((to, data)) = self.runtime.to_send() {
+                let mut packet = Vec::with_capacity(wire::ENVELOPE_LEN + data.len());
+                wire::encode_foca(&mut packet, &data);
+                self.outbox.push((to.addr, packet));
+            }
+            if self.runtime.backlog() == 0 {
+                break;
+            }
+        }
+        self.resolve_joins();
+        self.rescale();
+        for (to, packet) in std::mem::take(&mut self.outbox) {
+            if let Err(error) = self.socket.send_to(&packet, to).await {
+                debug!(%to, %error, "sending a gossip packet failed");
+            }
+        }
+        self.shared.publish();
+    }
+
+    fn on_notification(&mut self, notification: OwnedNotification<NodeId>) {
+        let now = std::time::Instant::now();
+        match notification {
+            OwnedNotification::MemberUp(id) => {
+                let changed = self.shared.lock().member_up(&id, now);
+                if changed {
+                    info!(member = %id.name, addr = %id.addr, "member joined");
+                }
+            }
+            OwnedNotification::MemberDown(id) => {
+                let status = self.shared.lock().member_down(&id, now);
+                match status {
+                    Some(MemberStatus::Left) => {
+                        info!(member = %id.name, addr = %id.addr, "member left")
+                    }
+                    Some(_) => info!(member = %id.name, addr = %id.addr, "member failed"),
+                    None => {}
+                }
+            }
+            OwnedNotification::Rename(old, new) => {
+                let changed = self.shared.lock().rename(&new);
+                if changed {
+                    info!(
+                        member = %new.name,
+                        from = old.generation,
+                        to = new.generation,
+                        "member updated"
+                    );
+                }
+            }
+            OwnedNotification::Rejoin(new) => {
+                info!(
+                    generation = new.generation,
+                    "declared failed while alive; rejoined as a new generation"
+                );
+                self.shared.lock().set_local(new);
+                self.reconnect();
+            }
+            OwnedNotification::Active => debug!("in touch with the pool"),
+            OwnedNotification::Idle => info!("no other live members"),
+            // foca reports our own leave as defunct too.
+            OwnedNotification::Defunct if self.leaving => debug!("declared ourselves down"),
+            OwnedNotification::Defunct => warn!("declared failed and unable to rejoin"),
+        }
+    }
+
+    // --- joins
+
+    fn start_join(&mut self, addr: SocketAddr, done: oneshot::Sender<()>) {
+        debug!(%addr, "joining");
+        if !self.join_retry_queued {
+            self.join_retry_queued = true;
+            let at = deadline(Instant::now(), self.timing.probe_timeout);
+            self.timers.push(at, Due::JoinRetry);
+        }
+        self.send_hello(addr);
+        self.joins.push(PendingJoin {
+            addr,
+            done,
+            peer: None,
+        });
+    }
+
+    fn send_hello(&mut self, to: SocketAddr) {
+        match wire::hello(self.foca.identity()) {
+            Ok(packet) => self.outbox.push((to, packet)),
+            Err(error) => warn!(%error, "encoding a hello failed"),
+        }
+    }
+
+    fn on_hello(&mut self, peer: &NodeId, from: SocketAddr) {
+        if self.leaving {
+            return;
+        }
+        debug!(%from, peer = ?peer, "join request");
+        let me = self.foca.identity();
+        if peer.name == me.name && peer != me {
+            warn!(%from, addr = %peer.addr, "a node with our name asked to join through us");
+        }
+        match wire::hello_ack(self.foca.identity()) {
+            Ok(packet) => self.outbox.push((from, packet)),
+            Err(error) => warn!(%error, "encoding a hello-ack failed"),
+        }
+    }
+
+    /// The address of a pending join answered: announce to who is there.
+    /// An address of our own counts as answered, as in memberlist (servers
+    /// list themselves in `retry_join`); another node with our name fails
+    /// the join.
+    fn on_hello_ack(&mut self, peer: NodeId, from: SocketAddr) {
+        let me = self.foca.identity().clone();
+        let mut matched = false;
+        for mut join in std::mem::take(&mut self.joins) {
+            let answered = join.peer.is_none()
+                && (same_addr(join.addr, from) || same_addr(join.addr, peer.addr));
+            if answered {
+                matched = true;
+                if peer == me {
+                    debug!(addr = %join.addr, "joined ourselves");
+                    let _ = join.done.send(());
+                    continue;
+                }
+                if peer.name == me.name {
+                    warn!(addr = %join.addr, "join target has our node name; not joining");
+                    continue;
+                }
+                if let Err(error) = self.foca.announce(peer.clone(), &mut self.runtime) {
+                    debug!(%error, peer = ?peer, "announce failed");
+                }
+                join.peer = Some(peer.clone());
+            }
+            self.joins.push(join);
+        }
+        if !matched {
+            debug!(%from, peer = ?peer, "unexpected hello-ack");
+        }
+    }
+
+    /// Completes the joins whose peer foca now counts as a live member.
+    fn resolve_joins(&mut self) {
+        if self.joins.iter().all(|j| j.peer.is_none()) {
+            return;
+        }
+        let live: HashSet<&str> = self
+            .foca
+            .iter_members()
+            .map(|m| m.id().name.as_str())
+            .collect();
+        let (done, pending): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.joins).into_iter().partition(|j| {
+                j.peer
+                    .as_ref()
+                    .is_some_and(|p| live.contains(p.name.as_str()))
+            });
+        self.joins = pending;
+        for join in done {
+            let name = join.peer.map(|p| p.name).unwrap_or_default();
+            info!(member = %name, addr = %join.addr, "joined through member");
+            let _ = join.done.send(());
+        }
+    }
+
+    /// Resends hellos (and announces) for joins still waiting; forgets
+    /// those whose caller gave up.
+    fn retry_joins(&mut self, now: Instant) {
+        self.joins.retain(|j| !j.done.is_closed());
+        let targets: Vec<(SocketAddr, Option<NodeId>)> = self
+            .joins
+            .iter()
+            .map(|j| (j.addr, j.peer.clone()))
+            .collect();
+        for (addr, peer) in targets {
+            match peer {
+                None => self.send_hello(addr),
+                Some(peer) => {
+                    if let Err(error) = self.foca.announce(peer, &mut self.runtime) {
+                        debug!(%error, "announce failed");
+                    }
+                }
+            }
+        }
+        self.join_retry_queued = !self.joins.is_empty();
+        if self.join_retry_queued {
+            let at = deadline(now, self.timing.probe_timeout);
+            self.timers.push(at, Due::JoinRetry);
+        }
+    }
+
+    // --- identity changes
+
+    fn change_tags(&mut self, tags: BTreeMap<String, String>) {
+        let next = self.foca.identity().with_tags(tags);
+        let generation = next.generation;
+        if self.change_identity(next) {
+            info!(generation, "tags updated");
+        }
+    }
+
+    /// An intent said we leave while we do not: move to a new generation so
+    /// it no longer applies to us.
+    fn refute(&mut self) {
+        let tags = self.foca.identity().tags.clone();
+        let next = self.foca.identity().with_tags(tags);
+        info!(
+            generation = next.generation,
+            "refuting a leave intent about us"
+        );
+        self.change_identity(next);
+    }
+
+    fn change_identity(&mut self, next: NodeId) -> bool {
+        match self.foca.change_identity(next.clone(), &mut self.runtime) {
+            Ok(()) => {
+                self.shared.lock().set_local(next);
+                self.reconnect();
+                true
+            }
+            Err(error) => {
+                warn!(%error, "changing the gossip identity failed");
+                false
+            }
+        }
+    }
+
+    /// After an identity change foca waits for a message addressed to the
+    /// new identity; an announce to a few live members brings one back.
+    fn reconnect(&mut self) {
+        let peers: Vec<NodeId> = self
+            .foca
+            .iter_members()
+            .take(self.timing.gossip_nodes.max(1))
+            .map(|m| m.id().clone())
+            .collect();
+        for peer in peers {
+            if let Err(error) = self.foca.announce(peer, &mut self.runtime) {
+                debug!(%error, "announce failed");
+            }
+        }
+    }
+
+    // --- leaving
+
+    fn force_leave(&mut self, name: String) {
+        let Some(generation) = self.shared.lock().generation_of(&name) else {
+            debug!(member = %name, "force-leave of a member reaped meanwhile");
+            return;
+        };
+        let intent = Intent {
+            kind: IntentKind::ForceLeave,
+            name,
+            generation,
+        };
+        if self.broadcast(&intent) {
+            if let Err(error) = self.foca.broadcast(&mut self.runtime) {
+                debug!(%error, "broadcasting force-leave failed");
+            }
+        } else {
+            debug!(member = %intent.name, "force-leave already known");
+        }
+    }
+
+    /// Adds an intent to foca's broadcasts (and, through the handler, to
+    /// our table). Returns whether it was news.
+    fn broadcast(&mut self, intent: &Intent) -> bool {
+        let data = match intent.encode() {
+            Ok(data) => data,
+            Err(error) => {
+                warn!(%error, "encoding a leave intent failed");
+                return false;
+            }
+        };
+        match self.foca.add_broadcast(&data) {
+            Ok(fresh) => fresh,
+            Err(error) => {
+                warn!(%error, "queueing a leave intent failed");
+                false
+            }
+        }
+    }
+
+    /// Serf's leave: spread the intent, wait, then let foca declare us down.
+    fn start_leave(&mut self, done: oneshot::Sender<()>) {
+        self.leave_waiters.push(done);
+        if self.leaving {
+            return;
+        }
+        self.leaving = true;
+        self.joins.clear();
+        let now = std::time::Instant::now();
+        self.shared
+            .lock()
+            .set_local_status(MemberStatus::Leaving, now);
+        if self.foca.num_members() == 0 {
+            info!("left the pool (no other live members)");
+            self.shared.lock().set_local_status(MemberStatus::Left, now);
+            self.stopped = true;
+            return;
+        }
+        info!("leaving the pool");
+        let me = self.foca.identity();
+        let intent = Intent {
+            kind: IntentKind::Leave,
+            name: me.name.clone(),
+            generation: me.generation,
+        };
+        self.broadcast(&intent);
+        if let Err(error) = self.foca.gossip(&mut self.runtime) {
+            debug!(%error, "gossiping the leave intent failed");
+        }
+        let at = deadline(Instant::now(), self.timing.leave_propagate_delay);
+        self.timers.push(at, Due::Leave(LeaveStage::DeclareDown));
+    }
+
+    fn leave_step(&mut self, stage: LeaveStage, now: Instant) {
+        match stage {
+            LeaveStage::DeclareDown => {
+                if let Err(error) = self.foca.leave_cluster(&mut self.runtime) {
+                    debug!(%error, "declaring ourselves down failed");
+                }
+                self.shared
+                    .lock()
+                    .set_local_status(MemberStatus::Left, std::time::Instant::now());
+                let at = deadline(now, self.timing.gossip_interval);
+                self.timers.push(at, Due::Leave(LeaveStage::Finish));
+            }
+            LeaveStage::Finish => {
+                // Once more, to other random members, in case a packet was lost.
+                if let Err(error) = self.foca.gossip(&mut self.runtime) {
+                    debug!(%error, "gossiping our leave failed");
+                }
+                info!("left the pool");
+                self.stopped = true;
+            }
+        }
+    }
+
+    // --- housekeeping
+
+    fn reap(&mut self, now: Instant) {
+        let reaped = self
+            .shared
+            .lock()
+            .reap(std::time::Instant::now(), self.timing.reap_after);
+        for name in reaped {
+            info!(member = %name, "member reaped");
+        }
+        self.timers
+            .push(deadline(now, self.reap_every()), Due::Reap);
+    }
+
+    fn reap_every(&self) -> Duration {
+        (self.timing.reap_after / 4).clamp(Duration::from_millis(50), Duration::from_secs(60))
+    }
+
+    /// Suspicion and retransmissions grow with the pool, as memberlist's do.
+    fn rescale(&mut self) {
+        let size = self.foca.num_members().saturating_add(1);
+        if size == self.scaled_for {
+            return;
+        }
+        self.scaled_for = size;
+        if let Err(error) = self.foca.set_config(self.timing.foca_config(size)) {
+            debug!(%error, size, "rescaling gossip timing failed");
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Same address, seeing through IPv4-mapped IPv6.
+fn same_addr(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && a.ip().to_canonical() == b.ip().to_canonical()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use foca::Timer;
+    use rand::{RngExt, SeedableRng};
+
+    use super::*;
+    use crate::table::Table;
+
+    struct Node {
+        foca: Gossip,
+        runtime: AccumulatingRuntime<NodeId>,
+    }
+
+    fn node(name: &str, port: u16, seed: u64) -> Node {
+        let id = NodeId {
+            name: name.to_owned(),
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            generation: 1,
+            tags: BTreeMap::from([("role".to_owned(), "node".to_owned())]),
+        };
+        let shared = Arc::new(Shared::new(Table::new(
+            id.clone(),
+            std::time::Instant::now(),
+        )));
+        let foca = Foca::with_custom_broadcast(
+            id,
+            Timing::fast().foca_config(2),
+            StdRng::seed_from_u64(seed),
+            PostcardCodec,
+            IntentHandler::new(shared),
+        );
+        Node {
+            foca,
+            runtime: AccumulatingRuntime::new(),
+        }
+    }
+
+    /// Real foca packets of most kinds (announce, feed, ping, ack, gossip
+    /// with updates and intents), from a short exchange between two nodes
+    /// whose timers fire at once.
+    fn captured() -> Vec<Vec<u8>> {
+        let mut nodes = [node("a", 1, 1), node("b", 2, 2)];
+        let b = nodes[1].foca.identity().clone();
+        nodes[0].foca.announce(b, &mut nodes[0].runtime).unwrap();
+        let mut packets = Vec::new();
+        for round in 0..20 {
+            if round == 10 {
+                let intent = Intent {
+                    kind: IntentKind::ForceLeave,
+                    name: "z".into(),
+                    generation: 3,
+                };
+                nodes[0]
+                    .foca
+                    .add_broadcast(&intent.encode().unwrap())
+                    .unwrap();
+            }
+            let mut timers: Vec<(usize, Timer<NodeId>)> = Vec::new();
+            let mut wire: VecDeque<(usize, Vec<u8>)> = VecDeque::new();
+            for (i, n) in nodes.iter_mut().enumerate() {
+                while let Some((to, data)) = n.runtime.to_send() {
+                    let dst = usize::from(to.name == "b");
+                    wire.push_back((dst, data.to_vec()));
+                }
+                while let Some((_, timer)) = n.runtime.to_schedule() {
+                    timers.push((i, timer));
+                }
+                while n.runtime.to_notify().is_some() {}
+            }
+            while let Some((dst, data)) = wire.pop_front() {
+                let n = &mut nodes[dst];
+                let _ = n.foca.handle_data(&data, &mut n.runtime);
+                packets.push(data);
+            }
+            for (i, timer) in timers {
+                let n = &mut nodes[i];
+                let _ = n.foca.handle_timer(timer, &mut n.runtime);
+            }
+        }
+        packets
+    }
+
+    #[test]
+    fn mutated_real_packets_never_panic() {
+        let packets = captured();
+        assert!(
+            packets.len() > 20,
+            "only {} packets captured",
+            packets.len()
+        );
+        let mut target = node("b", 2, 3);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut accepted = 0;
+        for packet in &packets {
+            for _ in 0..300 {
+                let mut data = packet.clone();
+                match rng.random_range(0..4) {
+                    0 => {
+                        let at = rng.random_range(0..data.len());
+                        data[at] = rng.random();
+                    }
+                    1 => data.truncate(rng.random_range(0..data.len())),
+                    2 => {
+                        let at = rng.random_range(0..=data.len());
+                        data.insert(at, rng.random());
+                    }
+                    _ => {
+                        let at = rng.random_range(0..data.len());
+                        data[at] ^= 1 << rng.random_range(0..8);
+                    }
+                }
+                if target.foca.handle_data(&data, &mut target.runtime).is_ok() {
+                    accepted += 1;
+                }
+                while target.runtime.to_send().is_some() {}
+                while target.runtime.to_schedule().is_some() {}
+                while target.runtime.to_notify().is_some() {}
+            }
+        }
+        // Some mutations keep the packet valid, so deep paths ran too.
+        assert!(accepted > 0);
+    }
+}

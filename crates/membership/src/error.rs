@@ -1,0 +1,74 @@
+//! Errors of the gossip pool.
+
+use std::net::SocketAddr;
+
+/// What can go wrong starting or using a gossip pool.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MembershipError {
+    /// The UDP socket could not be bound.
+    #[error("binding the gossip socket on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The address to advertise is unspecified (`0.0.0.0` or `::`), so no
+    /// other member could reach it.
+    #[error("cannot advertise the unspecified address {addr}: set an advertise address")]
+    Advertise {
+        /// The address that would have been advertised.
+        addr: SocketAddr,
+    },
+    /// The node name is empty.
+    #[error("the node name must not be empty")]
+    EmptyName,
+    /// Name, address and tags do not fit in a gossip packet.
+    #[error(
+        "the encoded node identity (name, address, tags) is {size} bytes, over the limit of {limit} bytes"
+    )]
+    IdentityTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit, [`crate::MAX_IDENTITY_BYTES`].
+        limit: usize,
+    },
+    /// A [`crate::Timing`] value is unusable.
+    #[error("invalid gossip timing: {reason}")]
+    InvalidTiming {
+        /// Which value and why.
+        reason: &'static str,
+    },
+    /// The operating system's random number generator failed.
+    #[error("seeding the gossip random number generator: {reason}")]
+    Rng {
+        /// The OS error, as text.
+        reason: String,
+    },
+    /// None of the addresses given to `join` answered in time.
+    #[error("failed to join any of {addrs:?}: no answer")]
+    JoinFailed {
+        /// The addresses tried.
+        addrs: Vec<SocketAddr>,
+    },
+    /// `force_leave` named a member the pool does not know.
+    #[error("no member named {name:?} in the pool")]
+    UnknownMember {
+        /// The name asked for.
+        name: String,
+    },
+    /// `force_leave` named the local node.
+    #[error("cannot force-leave the local node {name:?}")]
+    LocalNode {
+        /// The local node's name.
+        name: String,
+    },
+    /// The pool has left or was shut down.
+    #[error("the gossip pool has stopped")]
+    Stopped,
+}
+
+/// Results of this crate.
+pub type Result<T, E = MembershipError> = std::result::Result<T, E>;

@@ -1,0 +1,41 @@
+//! skein's LAN gossip pool: the Serf-like layer Consul agents use to find
+//! each other, notice failures and carry node tags.
+//!
+//! The rest of skein sees only the [`Membership`] trait and the
+//! [`Member`] it reports; [`GossipPool`] implements it with SWIM on
+//! [foca](https://docs.rs/foca), driven by one tokio task that owns the
+//! foca instance and the UDP socket.
+//!
+//! What this layer adds on top of foca:
+//!
+//! - **Identity.** A member's foca identity carries its name, its gossip
+//!   address, a generation and its tags, so tags travel with membership.
+//!   Names are unique: a newer generation of a name replaces the older one
+//!   (a restart, a rejoin after being declared failed, a tag change).
+//! - **Serf states.** foca only knows up and down. A custom broadcast, the
+//!   *leave intent*, tells a graceful leave (and `force-leave`) apart from a
+//!   failure, so members become `left` instead of `failed`. Failed and left
+//!   members stay listed until reaped ([`Timing::reap_after`]).
+//! - **Join by address.** A small envelope around foca's packets carries a
+//!   hello / hello-ack exchange that learns the identity behind an address,
+//!   then foca's `announce` joins through it.
+
+mod config;
+mod driver;
+mod error;
+mod identity;
+mod intent;
+mod member;
+mod membership;
+mod pool;
+mod shared;
+mod table;
+mod timers;
+mod wire;
+
+pub use config::{PoolConfig, Timing};
+pub use error::{MembershipError, Result};
+pub use identity::MAX_IDENTITY_BYTES;
+pub use member::{Member, MemberStatus};
+pub use membership::{BoxFuture, Membership};
+pub use pool::GossipPool;
