@@ -13,6 +13,8 @@ use serde_json::Value;
 pub(crate) struct Agent {
     child: Child,
     pub(crate) http: String,
+    /// The LAN gossip address, once the agent gossips.
+    pub(crate) serf_lan: Option<String>,
     /// The DNS address (UDP and TCP), when the agent serves DNS.
     pub(crate) dns: Option<std::net::SocketAddr>,
     log: PathBuf,
@@ -38,6 +40,23 @@ impl Agent {
         Agent::start(&args, &path, 0, Some(dir))
     }
 
+    /// A server of a cluster: `skein agent -server -node=NAME` bound to
+    /// `ip` (its own loopback address) on free ports, with a data dir and
+    /// `extra` flags (`-bootstrap-expect`, `-retry-join`, ...).
+    pub(crate) fn cluster_server(name: &str, ip: &str, data_dir: &Path, extra: &[String]) -> Agent {
+        let mut args = vec![
+            "-server".to_owned(),
+            format!("-node={name}"),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-data-dir={}", data_dir.display()),
+            "-serf-lan-port=0".to_owned(),
+        ];
+        args.extend_from_slice(extra);
+        std::fs::create_dir_all(data_dir).unwrap();
+        Agent::start(&args, data_dir, 0, None)
+    }
+
     /// `skein agent -server -bootstrap -data-dir=DIR` on the given ports.
     pub(crate) fn server(data_dir: &Path, http_port: u16, server_port: u16) -> Agent {
         let args = vec![
@@ -57,10 +76,17 @@ impl Agent {
     ) -> Agent {
         let log = logdir.join(format!("agent-{}.log", free_port()));
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_skein"));
-        cmd.arg("agent")
-            .args(args)
-            .args(["-node=itest", "-bind=127.0.0.1", "-client=127.0.0.1"])
-            .arg(format!("-http-port={http_port}"))
+        cmd.arg("agent").args(args);
+        for (flag, default) in [
+            ("-node=", "-node=itest"),
+            ("-bind=", "-bind=127.0.0.1"),
+            ("-client=", "-client=127.0.0.1"),
+        ] {
+            if !args.iter().any(|a| a.starts_with(flag)) {
+                cmd.arg(default);
+            }
+        }
+        cmd.arg(format!("-http-port={http_port}"))
             .arg("-log-level=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
@@ -70,6 +96,9 @@ impl Agent {
         if !args.iter().any(|a| a.starts_with("-dns-port")) {
             cmd.arg("-dns-port=-1");
         }
+        if !args.iter().any(|a| a.starts_with("-serf-lan-port")) {
+            cmd.arg("-serf-lan-port=0");
+        }
         let mut child = cmd.spawn().expect("spawn skein");
         let ready = read_ready_line(&mut child, &log);
         Agent {
@@ -78,6 +107,7 @@ impl Agent {
             dns: ready["dns"][0]
                 .as_str()
                 .map(|a| a.parse().expect("dns address")),
+            serf_lan: ready["serf_lan"].as_str().map(str::to_owned),
             log,
             _dir: dir,
         }

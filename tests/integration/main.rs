@@ -8,6 +8,7 @@ mod bad_requests;
 mod blocking;
 mod cli;
 mod cli_streams;
+mod cluster;
 mod dns;
 mod durability;
 mod events;

@@ -10,6 +10,7 @@
 
 mod backend;
 mod checks;
+mod cluster;
 mod error;
 mod local;
 mod local_agent;
@@ -20,4 +21,4 @@ mod sidecar;
 
 pub use error::{Error, Result};
 pub use monitor::MonitorLayer;
-pub use run::{Agent, Reloader, run};
+pub use run::{Agent, Reloader, Shutdown, run};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use skein_config::RuntimeConfig;
 use skein_dns::{DnsHandler, DnsServer, DnsSettings, GateFuture, ReadGate};
-use skein_http_api::{AgentInfo, ApiConfig, ApiState, LogFeed, StaticAuthorizer};
+use skein_http_api::{AgentInfo, ApiConfig, ApiState, ClusterView, LogFeed, StaticAuthorizer};
 use skein_server::{Server, ServerOptions, raft_id_for};
 use skein_types::read::Consistency;
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::backend::ServerBackend;
+use crate::cluster::Cluster;
 use crate::local::{Fixed, LocalState, persist, spawn_sync};
 use crate::local_agent::Agent as LocalAgentImpl;
 pub use crate::local_agent::Reloader;
@@ -40,6 +41,16 @@ pub struct Agent {
     dns: Option<DnsServer>,
     /// Addresses the DNS interface serves (UDP and TCP).
     pub dns_addrs: Vec<SocketAddr>,
+    cluster: Cluster,
+}
+
+/// Why the agent stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `PUT /v1/agent/leave`: leave the cluster gracefully first.
+    Leave,
 }
 
 /// Runs the agent until it is told to stop.
@@ -47,8 +58,8 @@ pub async fn run(config: Arc<RuntimeConfig>, reload: Reloader, logs: LogFeed) ->
     write_pid_file(&config)?;
     let agent = Agent::start(config.clone(), reload, logs).await?;
     ready_line(&agent);
-    agent.wait_for_shutdown().await;
-    agent.stop().await;
+    let why = agent.wait_for_shutdown().await;
+    agent.stop(why).await;
     if let Some(p) = &config.pid_file {
         let _ = std::fs::remove_file(p);
     }
@@ -74,6 +85,7 @@ fn ready_line(agent: &Agent) {
         "http": http,
         "dns": dns,
         "rpc": agent.rpc_addr.to_string(),
+        "serf_lan": agent.serf_lan_addr().to_string(),
     });
     println!("{line}");
 }
@@ -135,9 +147,17 @@ impl Agent {
             server.clone(),
             fixed_entries(&info, &config),
         );
-        local.state.sync.wait(local.state.sync.request()).await;
-        publish_coordinate(&server, &info.node_name).await;
-        let state = api_state(&config, &server, &leave, info, local, logs);
+        let cluster = Cluster::start(&config, &info, server.clone()).await?;
+        if server.is_leader() {
+            // A lone server answers at once; in a cluster the first sync
+            // waits for a leader, so it runs in the background.
+            local.state.sync.wait(local.state.sync.request()).await;
+            publish_coordinate(&server, &info.node_name).await;
+        } else {
+            let (server, node) = (server.clone(), info.node_name.clone());
+            tokio::spawn(async move { publish_coordinate(&server, &node).await });
+        }
+        let state = api_state(&config, &server, &leave, info, local, logs, cluster.view());
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
         let dns = serve_dns(&config, &server).await?;
         let dns_addrs = dns
@@ -155,11 +175,17 @@ impl Agent {
             sync,
             dns,
             dns_addrs,
+            cluster,
         })
     }
 
+    /// The LAN gossip address.
+    pub fn serf_lan_addr(&self) -> SocketAddr {
+        self.cluster.addr()
+    }
+
     /// Resolves on SIGINT, SIGTERM or `PUT /v1/agent/leave`.
-    pub async fn wait_for_shutdown(&self) {
+    pub async fn wait_for_shutdown(&self) -> Shutdown {
         let terminate = async {
             match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
                 Ok(mut s) => {
@@ -169,22 +195,39 @@ impl Agent {
             }
         };
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => info!("caught interrupt, shutting down"),
-            _ = terminate => info!("caught terminate, shutting down"),
-            _ = self.leave.notified() => info!("leave requested, shutting down"),
+            _ = tokio::signal::ctrl_c() => {
+                info!("caught interrupt, shutting down");
+                Shutdown::Signal
+            }
+            _ = terminate => {
+                info!("caught terminate, shutting down");
+                Shutdown::Signal
+            }
+            _ = self.leave.notified() => {
+                info!("leave requested, shutting down");
+                Shutdown::Leave
+            }
         }
     }
 
-    /// Stops serving and shuts Raft down.
-    pub async fn stop(self) {
-        self.shutdown.notify_waiters();
+    /// Stops serving and shuts Raft down; after a leave request, first
+    /// tells the pool this node is leaving (so it is deregistered, not
+    /// marked failed).
+    pub async fn stop(self, why: Shutdown) {
+        // Anti-entropy stops first: it would put this node back in the
+        // catalog once the leader deregisters it.
         self.sync.abort();
+        if why == Shutdown::Leave {
+            self.cluster.leave().await;
+        }
+        self.shutdown.notify_waiters();
         for t in self.http_tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
         }
         if let Some(dns) = self.dns {
             let _ = tokio::time::timeout(Duration::from_secs(2), dns.shutdown()).await;
         }
+        self.cluster.stop().await;
         self.server.shutdown().await;
     }
 }
@@ -255,6 +298,7 @@ fn api_state(
     info: AgentInfo,
     local: LocalAgentImpl,
     logs: LogFeed,
+    cluster: Arc<dyn ClusterView>,
 ) -> ApiState {
     let backend = ServerBackend {
         server: server.clone(),
@@ -283,6 +327,7 @@ fn api_state(
         local: Arc::new(local),
         events: Arc::default(),
         logs,
+        cluster,
     }
 }
 

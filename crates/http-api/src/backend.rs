@@ -188,3 +188,26 @@ pub trait LocalAgent: Send + Sync + 'static {
     /// Sets one of the agent's ACL tokens (`default`, `agent`, ...).
     fn set_token(&self, kind: &str, token: String);
 }
+
+/// A member of the agent's gossip pool, as `/v1/agent/members` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberInfo {
+    /// Node name.
+    pub name: String,
+    /// Gossip address.
+    pub addr: std::net::SocketAddr,
+    /// Serf tags (`role`, `dc`, `port`, `id`, ...).
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// Serf status: 1 alive, 2 leaving, 3 left, 4 failed.
+    pub status: u8,
+}
+
+/// The agent's view of its datacenter's gossip pool.
+pub trait ClusterView: Send + Sync + 'static {
+    /// Every member known, this agent included.
+    fn members(&self) -> Vec<MemberInfo>;
+    /// Joins the pool through `addrs`; the number that answered.
+    fn join(&self, addrs: Vec<String>) -> BoxFuture<'_, Result<usize, String>>;
+    /// Marks a failed member as left (Consul's `force-leave`).
+    fn force_leave(&self, node: &str) -> Result<(), String>;
+}

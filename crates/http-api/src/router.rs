@@ -12,7 +12,9 @@ use tracing::Instrument;
 use crate::v1::{
     agent, catalog, coordinate, event, health, kv, operator, session, snapshot, status, txn,
 };
-use crate::{AgentInfo, ApiConfig, Authorizer, Backend, EventLog, LocalAgent, LogFeed};
+use crate::{
+    AgentInfo, ApiConfig, Authorizer, Backend, ClusterView, EventLog, LocalAgent, LogFeed,
+};
 
 /// Largest request body accepted at all (snapshot restores); endpoints
 /// enforce their own, smaller limits.
@@ -35,6 +37,8 @@ pub struct ApiState {
     pub events: Arc<EventLog>,
     /// The agent's log lines, for `/v1/agent/monitor`.
     pub logs: LogFeed,
+    /// The gossip pool.
+    pub cluster: Arc<dyn ClusterView>,
 }
 
 /// The whole `/v1` API.

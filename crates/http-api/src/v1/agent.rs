@@ -42,9 +42,34 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/agent/reload", put(reload))
         .route("/v1/agent/monitor", get(super::monitor::monitor))
         .route("/v1/agent/force-leave/{node}", put(force_leave))
+        .route("/v1/agent/join/{address}", put(join))
         .route("/v1/agent/health/service/name/{name}", get(health_by_name))
         .route("/v1/agent/health/service/id/{id}", get(health_by_id))
         .route("/v1/agent/metrics", get(metrics))
+}
+
+/// One gossip member in Consul's JSON shape.
+fn render_member(m: &crate::MemberInfo, name: String) -> Value {
+    json!({
+        "Name": name,
+        "Addr": m.addr.ip().to_string(),
+        "Port": m.addr.port(),
+        "Tags": m.tags,
+        "Status": m.status,
+        "ProtocolMin": 1, "ProtocolMax": 5, "ProtocolCur": 2,
+        "DelegateMin": 2, "DelegateMax": 5, "DelegateCur": 4,
+    })
+}
+
+/// This agent's own member entry: from the gossip pool when it knows it.
+fn self_member(state: &ApiState) -> Value {
+    let a = &state.agent;
+    state
+        .cluster
+        .members()
+        .iter()
+        .find(|m| m.name == a.node_name)
+        .map_or_else(|| member(a), |m| render_member(m, m.name.clone()))
 }
 
 pub(crate) fn member(agent: &AgentInfo) -> Value {
@@ -88,28 +113,54 @@ async fn agent_self(State(state): State<ApiState>, req: Req) -> Result<Response,
         "Config": config,
         "DebugConfig": { "NodeName": a.node_name, "Datacenter": a.datacenter },
         "Coord": { "Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1e-5 },
-        "Member": member(a),
+        "Member": self_member(&state),
         "Stats": stats,
         "Meta": {},
         "xDS": { "SupportedProxies": { "envoy": ["1.40.0"] }, "Port": -1, "Ports": { "Plaintext": -1, "TLS": -1 } },
     })))
 }
 
+/// `GET /v1/agent/members`: the LAN pool; with `?wan`, its servers named
+/// `<node>.<dc>` (the WAN pool holds the servers of every datacenter).
 async fn members(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    let mut m = member(&state.agent);
-    if req.params.flag("wan")
-        && let Some(obj) = m.as_object_mut()
-    {
-        obj.insert(
-            "Name".into(),
-            json!(format!(
-                "{}.{}",
-                state.agent.node_name, state.agent.datacenter
-            )),
-        );
+    let wan = req.params.flag("wan");
+    let rows: Vec<Value> = state
+        .cluster
+        .members()
+        .iter()
+        .filter(|m| !wan || m.tags.get("role").map(String::as_str) == Some("consul"))
+        .map(|m| {
+            let dc = m.tags.get("dc").unwrap_or(&state.agent.datacenter);
+            let name = if wan {
+                format!("{}.{dc}", m.name)
+            } else {
+                m.name.clone()
+            };
+            render_member(m, name)
+        })
+        .collect();
+    Ok(ok(&rows))
+}
+
+/// `PUT /v1/agent/join/:address`: joins the LAN pool through `address`.
+async fn join(
+    State(state): State<ApiState>,
+    Path(address): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    if req.params.flag("wan") {
+        return Err(ApiError::Internal(
+            "WAN join is not supported until datacenters federate".into(),
+        ));
     }
-    Ok(ok(&vec![m]))
+    state
+        .cluster
+        .join(vec![address])
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(ok(&Value::Null))
 }
 
 async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
@@ -358,9 +409,11 @@ async fn force_leave(
             "agent cannot force-leave itself; use leave".into(),
         ));
     }
-    Err(ApiError::Internal(format!(
-        "No node found with name '{node}'"
-    )))
+    state
+        .cluster
+        .force_leave(&node)
+        .map_err(ApiError::Internal)?;
+    Ok(ok(&Value::Null))
 }
 
 /// Aggregated local health of one service instance: the worst of its own

@@ -1,0 +1,391 @@
+//! The agent's place in its datacenter: the LAN gossip pool, joining it,
+//! forming the Raft group once `bootstrap_expect` servers have met, and
+//! the leader's reconciliation of the pool into Raft and the catalog
+//! (new servers become voters, a failed member's `serfHealth` turns
+//! critical, a member that left is deregistered).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use skein_config::RuntimeConfig;
+use skein_http_api::{AgentInfo, ClusterView, MemberInfo};
+use skein_membership::{GossipPool, Member, MemberStatus, Membership, PoolConfig, Timing};
+use skein_server::{Server, raft_id_for};
+use skein_state::{Op, Registration};
+use skein_types::{Check, CheckStatus, Node};
+use tokio::task::JoinHandle;
+use tracing::{debug, info, warn};
+
+use crate::{Error, Result};
+
+/// Consul's default LAN gossip port, for join addresses without one.
+const DEFAULT_SERF_LAN_PORT: u16 = 8301;
+/// How often the leader reconciles even when nothing was announced.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(2);
+/// `serfHealth` output for a live member, as Consul writes it.
+const ALIVE_OUTPUT: &str = "Agent alive and reachable";
+/// `serfHealth` output for a failed member.
+const FAILED_OUTPUT: &str = "Agent not live or unreachable";
+
+/// The gossip pool and the tasks that act on it.
+pub(crate) struct Cluster {
+    pool: Arc<GossipPool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("addr", &self.pool.addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// Joins the LAN pool and starts forming and reconciling.
+    pub(crate) async fn start(
+        config: &RuntimeConfig,
+        info: &AgentInfo,
+        server: Arc<Server>,
+    ) -> Result<Self> {
+        let port = config.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
+        let pool_config = PoolConfig {
+            name: info.node_name.clone(),
+            bind: SocketAddr::new(config.bind_addr, port),
+            advertise: Some(SocketAddr::new(config.advertise_addr, 0)),
+            tags: tags(info, config),
+            timing: Timing::lan(),
+        };
+        let pool = GossipPool::start(pool_config)
+            .await
+            .map_err(|e| Error::Unsupported(format!("starting the LAN gossip pool: {e}")))?;
+        info!(addr = %pool.addr(), "gossip: LAN pool started");
+        let mut tasks = vec![tokio::spawn(join_all(
+            pool.clone(),
+            config.start_join.clone(),
+            config.retry_join.clone(),
+            config.retry_interval,
+            config.retry_max,
+        ))];
+        let dc = config.datacenter.clone();
+        if config.bootstrap_expect > 1 {
+            tasks.push(tokio::spawn(form(
+                pool.clone(),
+                server.clone(),
+                config.bootstrap_expect as usize,
+                dc.clone(),
+            )));
+        }
+        tasks.push(tokio::spawn(reconcile(pool.clone(), server, dc)));
+        Ok(Self { pool, tasks })
+    }
+
+    /// The pool's address.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.pool.addr()
+    }
+
+    /// The pool, for the HTTP API.
+    pub(crate) fn view(&self) -> Arc<dyn ClusterView> {
+        Arc::new(PoolView(self.pool.clone()))
+    }
+
+    /// Leaves the pool gracefully, so others record a leave, not a failure.
+    pub(crate) async fn leave(&self) {
+        if let Err(e) = self.pool.leave().await {
+            warn!(error = %e, "gossip: leaving the pool");
+        }
+    }
+
+    /// Stops the tasks and the pool.
+    pub(crate) async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.pool.shutdown().await;
+    }
+}
+
+/// The Serf tags Consul agents carry.
+fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = [
+        (
+            "role",
+            if info.server { "consul" } else { "node" }.to_owned(),
+        ),
+        ("dc", info.datacenter.clone()),
+        ("id", info.node_id.clone()),
+        ("build", format!("{}:skein", info.consul_version)),
+        ("vsn", "2".to_owned()),
+        ("vsn_min", "2".to_owned()),
+        ("vsn_max", "3".to_owned()),
+        ("segment", String::new()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    if info.server {
+        tags.insert("port".into(), info.server_port.to_string());
+        tags.insert("raft_vsn".into(), "3".into());
+        tags.insert("expect".into(), config.bootstrap_expect.to_string());
+    }
+    tags
+}
+
+/// `start_join` once, then `retry_join` every `interval` until one
+/// address answers or `max` attempts (0: forever) have failed.
+async fn join_all(
+    pool: Arc<GossipPool>,
+    start_join: Vec<String>,
+    retry_join: Vec<String>,
+    interval: Duration,
+    max: u32,
+) {
+    if !start_join.is_empty() {
+        match join(&pool, &start_join).await {
+            Ok(n) => info!(joined = n, "gossip: joined"),
+            Err(e) => warn!(error = %e, "gossip: join failed"),
+        }
+    }
+    if retry_join.is_empty() {
+        return;
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        match join(&pool, &retry_join).await {
+            Ok(n) => {
+                info!(joined = n, attempt, "gossip: retry-join succeeded");
+                return;
+            }
+            Err(e) if max != 0 && attempt >= max => {
+                warn!(error = %e, attempt, "gossip: retry-join gave up");
+                return;
+            }
+            Err(e) => debug!(error = %e, attempt, "gossip: retry-join failed; retrying"),
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+/// Resolves `host[:port]` join addresses and joins through them.
+async fn join(pool: &GossipPool, addrs: &[String]) -> std::result::Result<usize, String> {
+    let mut resolved = Vec::new();
+    for addr in addrs {
+        let with_port = if addr.parse::<SocketAddr>().is_ok() || has_port(addr) {
+            addr.clone()
+        } else {
+            format!("{}:{DEFAULT_SERF_LAN_PORT}", addr.trim_matches(['[', ']']))
+        };
+        match tokio::net::lookup_host(with_port.as_str()).await {
+            Ok(found) => resolved.extend(found),
+            Err(e) => debug!(%addr, error = %e, "gossip: cannot resolve join address"),
+        }
+    }
+    if resolved.is_empty() {
+        return Err(format!("no join address could be resolved: {addrs:?}"));
+    }
+    pool.join(resolved).await.map_err(|e| e.to_string())
+}
+
+/// `host:port` (not a bare IPv6 address).
+fn has_port(addr: &str) -> bool {
+    match addr.rsplit_once(':') {
+        Some((host, port)) => !host.contains(':') && port.parse::<u16>().is_ok(),
+        None => false,
+    }
+}
+
+/// The alive servers of `dc`: raft id → RPC address.
+fn alive_servers(members: &[Member], dc: &str) -> BTreeMap<u64, String> {
+    members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Alive && is_server(m, dc))
+        .filter_map(|m| Some((raft_id(m)?, rpc_addr(m)?)))
+        .collect()
+}
+
+fn is_server(m: &Member, dc: &str) -> bool {
+    m.tags.get("role").map(String::as_str) == Some("consul")
+        && m.tags.get("dc").map(String::as_str) == Some(dc)
+}
+
+fn raft_id(m: &Member) -> Option<u64> {
+    m.tags.get("id").map(|id| raft_id_for(id))
+}
+
+fn rpc_addr(m: &Member) -> Option<String> {
+    let port: u16 = m.tags.get("port")?.parse().ok()?;
+    Some(SocketAddr::new(m.addr.ip(), port).to_string())
+}
+
+/// Waits until `expect` servers are alive in the pool; then the one with
+/// the lowest Raft id forms the group with all of them. Ends once this
+/// server belongs to a group (formed here, by another server, or earlier).
+async fn form(pool: Arc<GossipPool>, server: Arc<Server>, expect: usize, dc: String) {
+    let mut changes = pool.changes();
+    loop {
+        if server.is_initialized().await {
+            return;
+        }
+        let servers = alive_servers(&pool.members(), &dc);
+        let me = server.options().raft_id;
+        if servers.len() >= expect && servers.keys().next() == Some(&me) {
+            match server.initialize_cluster(servers).await {
+                Ok(_) => return,
+                Err(e) => warn!(error = %e, "forming the cluster"),
+            }
+        } else {
+            debug!(
+                known = servers.len(),
+                expect, "waiting for servers to bootstrap"
+            );
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+        }
+    }
+}
+
+/// On the leader: alive servers become voters, servers that left are
+/// removed, and every member's `serfHealth` follows its gossip status.
+async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String) {
+    let mut changes = pool.changes();
+    loop {
+        if server.is_leader() {
+            reconcile_once(&pool, &server, &dc).await;
+        }
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+        }
+    }
+}
+
+async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
+    let members = pool.members();
+    let peers = server.peers();
+    for (id, addr) in alive_servers(&members, dc) {
+        if !peers.iter().any(|p| p.id == id && p.voter)
+            && let Err(e) = server.add_voter(id, &addr).await
+        {
+            warn!(peer = id, %addr, error = %e, "adding a server to raft");
+        }
+    }
+    for m in &members {
+        if m.status == MemberStatus::Left
+            && is_server(m, dc)
+            && let Some(id) = raft_id(m)
+            && id != server.options().raft_id
+            && peers.iter().any(|p| p.id == id)
+            && let Err(e) = server.remove_peer(id).await
+        {
+            warn!(peer = id, error = %e, "removing a server that left");
+        }
+        if let Some(op) = catalog_change(server, m) {
+            debug!(node = %m.name, status = %m.status, "reconciling a member into the catalog");
+            if let Err(e) = server.write(op).await {
+                warn!(node = %m.name, error = %e, "reconciling a member into the catalog");
+            }
+        }
+    }
+}
+
+/// The catalog write that brings `m`'s node in line with its gossip
+/// status, if any is needed.
+fn catalog_change(server: &Server, m: &Member) -> Option<Op> {
+    let store = server.store().read().ok()?;
+    let (_, node) = store.node(&m.name);
+    let serf = store
+        .node_checks(&m.name)
+        .1
+        .into_iter()
+        .find(|c| c.check_id == "serfHealth");
+    match m.status {
+        MemberStatus::Left => node.is_some().then(|| Op::Deregister {
+            node: m.name.clone(),
+            service_id: None,
+            check_id: None,
+        }),
+        MemberStatus::Alive | MemberStatus::Failed => {
+            let (status, output) = if m.status == MemberStatus::Alive {
+                (CheckStatus::Passing, ALIVE_OUTPUT)
+            } else {
+                (CheckStatus::Critical, FAILED_OUTPUT)
+            };
+            if serf.as_ref().is_some_and(|c| c.status == status) {
+                return None;
+            }
+            Some(Op::Register(Box::new(Registration {
+                node: Node {
+                    node: m.name.clone(),
+                    id: m.tags.get("id").cloned().unwrap_or_default(),
+                    address: m.addr.ip().to_string(),
+                    datacenter: m.tags.get("dc").cloned().unwrap_or_default(),
+                    ..Node::default()
+                },
+                skip_node_update: node.is_some(),
+                service: None,
+                checks: vec![Check {
+                    node: m.name.clone(),
+                    check_id: "serfHealth".into(),
+                    name: "Serf Health Status".into(),
+                    status,
+                    output: output.into(),
+                    ..Check::default()
+                }],
+            })))
+        }
+        MemberStatus::Leaving => None,
+    }
+}
+
+/// The pool as the HTTP API sees it.
+struct PoolView(Arc<GossipPool>);
+
+impl ClusterView for PoolView {
+    fn members(&self) -> Vec<MemberInfo> {
+        self.0
+            .members()
+            .into_iter()
+            .map(|m| MemberInfo {
+                status: m.status.code(),
+                name: m.name,
+                addr: m.addr,
+                tags: m.tags,
+            })
+            .collect()
+    }
+
+    fn join(
+        &self,
+        addrs: Vec<String>,
+    ) -> futures::future::BoxFuture<'_, std::result::Result<usize, String>> {
+        Box::pin(async move { join(&self.0, &addrs).await })
+    }
+
+    fn force_leave(&self, node: &str) -> std::result::Result<(), String> {
+        self.0.force_leave(node).map_err(|e| match e {
+            skein_membership::MembershipError::UnknownMember { .. } => {
+                format!("No node found with name '{node}'")
+            }
+            other => other.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_addresses_get_the_default_port() {
+        assert!(has_port("10.0.0.1:8301"));
+        assert!(!has_port("10.0.0.1"));
+        assert!(!has_port("::1"));
+        assert!(has_port("consul.example:8301"));
+    }
+}

@@ -1,0 +1,215 @@
+//! Several real `skein agent -server` processes, each on its own loopback
+//! address, forming one datacenter through `-retry-join` and gossip.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Agent, get, put, wait_until};
+
+/// Starts `n` servers with `-bootstrap-expect=n`, each joining the first.
+fn cluster(n: usize, dir: &std::path::Path) -> Vec<Agent> {
+    let mut agents: Vec<Agent> = Vec::new();
+    for i in 0..n {
+        let ip = format!("127.0.0.{}", 21 + i);
+        let mut extra = vec![format!("-bootstrap-expect={n}")];
+        if let Some(first) = agents.first() {
+            extra.push(format!(
+                "-retry-join={}",
+                first.serf_lan.clone().expect("serf address")
+            ));
+        }
+        let data = dir.join(format!("s{i}"));
+        agents.push(Agent::cluster_server(&format!("s{i}"), &ip, &data, &extra));
+    }
+    agents
+}
+
+fn leader(agent: &Agent) -> String {
+    let r = get(&agent.url("/v1/status/leader"));
+    if r.status != 200 {
+        return String::new();
+    }
+    r.json().as_str().unwrap_or_default().to_owned()
+}
+
+fn members(agent: &Agent) -> Vec<(String, u64)> {
+    let m = get(&agent.url("/v1/agent/members")).json();
+    m.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| {
+                    (
+                        m["Name"].as_str().unwrap_or_default().to_owned(),
+                        m["Status"].as_u64().unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn serf_health(agent: &Agent, node: &str) -> Option<String> {
+    let checks = get(&agent.url(&format!("/v1/health/node/{node}"))).json();
+    checks
+        .as_array()?
+        .iter()
+        .find(|c| c["CheckID"] == "serfHealth")?["Status"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[test]
+fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = cluster(3, dir.path());
+    wait_until(
+        Duration::from_secs(20),
+        "one leader known to every server",
+        || {
+            let leaders: Vec<String> = servers.iter().map(leader).collect();
+            !leaders[0].is_empty() && leaders.iter().all(|l| *l == leaders[0])
+        },
+    );
+    wait_until(Duration::from_secs(10), "three voters", || {
+        let peers = get(&servers[0].url("/v1/status/peers")).json();
+        peers.as_array().map(Vec::len) == Some(3)
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "every member alive everywhere",
+        || {
+            servers.iter().all(|s| {
+                let m = members(s);
+                m.len() == 3 && m.iter().all(|(_, status)| *status == 1)
+            })
+        },
+    );
+
+    // A write through any server is read through every other.
+    assert_eq!(put(&servers[2].url("/v1/kv/hello"), "world").body, "true");
+    for s in &servers {
+        let r = get(&s.url("/v1/kv/hello?consistent&raw"));
+        assert_eq!((r.status, r.body.as_str()), (200, "world"));
+    }
+    put(
+        &servers[1].url("/v1/agent/service/register"),
+        r#"{"Name": "web", "Port": 80}"#,
+    );
+    wait_until(Duration::from_secs(10), "the service everywhere", || {
+        servers
+            .iter()
+            .all(|s| get(&s.url("/v1/catalog/service/web")).json()[0]["Node"] == "s1")
+    });
+
+    // Kill -9 the leader: a new one is elected and writes continue.
+    let old = leader(&servers[0]);
+    let at = servers
+        .iter()
+        .position(|s| {
+            let info = get(&s.url("/v1/agent/self")).json();
+            let rpc = format!(
+                "{}:{}",
+                info["Member"]["Addr"].as_str().unwrap_or_default(),
+                info["Member"]["Tags"]["port"].as_str().unwrap_or_default()
+            );
+            rpc == old
+        })
+        .expect("the leader is one of the servers");
+    let killed = servers.remove(at);
+    let killed_name = format!("s{at}");
+    killed.kill9();
+    let started = Instant::now();
+    wait_until(Duration::from_secs(30), "a new leader", || {
+        let l = leader(&servers[0]);
+        !l.is_empty() && l != old && servers.iter().all(|s| leader(s) == l)
+    });
+    println!("new leader after {:?}", started.elapsed());
+    assert_eq!(
+        put(&servers[0].url("/v1/kv/after"), "failover").body,
+        "true"
+    );
+    let r = get(&servers[1].url("/v1/kv/after?consistent&raw"));
+    assert_eq!(r.body, "failover");
+
+    // Gossip notices the dead server and the leader marks it critical.
+    wait_until(
+        Duration::from_secs(30),
+        "the dead server to be failed",
+        || {
+            members(&servers[0])
+                .iter()
+                .any(|(name, status)| *name == killed_name && *status == 4)
+        },
+    );
+    println!("failure detected {:?} after the kill", started.elapsed());
+    wait_until(Duration::from_secs(15), "serfHealth critical", || {
+        serf_health(&servers[0], &killed_name).as_deref() == Some("critical")
+    });
+
+    // force-leave turns the dead server into a departed one: out of the
+    // catalog and out of the Raft configuration.
+    let r = put(
+        &servers[1].url(&format!("/v1/agent/force-leave/{killed_name}")),
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(Duration::from_secs(15), "the dead server removed", || {
+        let left = members(&servers[0])
+            .iter()
+            .any(|(name, status)| *name == killed_name && *status == 3);
+        let peers = get(&servers[0].url("/v1/status/peers")).json();
+        left && peers.as_array().map(Vec::len) == Some(2)
+            && get(&servers[0].url(&format!("/v1/catalog/node/{killed_name}")))
+                .json()
+                .is_null()
+    });
+    assert_eq!(
+        put(&servers[1].url("/v1/kv/after-force-leave"), "ok").body,
+        "true"
+    );
+}
+
+#[test]
+fn a_server_that_leaves_gracefully_is_deregistered_and_leaves_raft() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut servers = cluster(3, dir.path());
+    wait_until(Duration::from_secs(20), "a leader", || {
+        servers.iter().all(|s| !leader(s).is_empty())
+    });
+    wait_until(Duration::from_secs(10), "all members alive", || {
+        members(&servers[0])
+            .iter()
+            .filter(|(_, st)| *st == 1)
+            .count()
+            == 3
+    });
+    // s2 leaves gracefully.
+    let mut leaving = servers.remove(2);
+    assert_eq!(put(&leaving.url("/v1/agent/leave"), "").status, 200);
+    assert!(
+        leaving
+            .wait_exit(Duration::from_secs(15))
+            .is_some_and(|s| s.success())
+    );
+    wait_until(
+        Duration::from_secs(15),
+        "s2 seen as left and deregistered",
+        || {
+            members(&servers[0])
+                .iter()
+                .any(|(n, st)| n == "s2" && *st == 3)
+                && get(&servers[0].url("/v1/catalog/node/s2")).json().is_null()
+                && get(&servers[0].url("/v1/status/peers"))
+                    .json()
+                    .as_array()
+                    .map(Vec::len)
+                    == Some(2)
+        },
+    );
+    assert_eq!(
+        put(&servers[1].url("/v1/kv/after-leave"), "ok").body,
+        "true"
+    );
+    let unknown = put(&servers[0].url("/v1/agent/force-leave/nobody"), "");
+    assert_eq!(unknown.status, 500);
+    assert!(unknown.body.contains("No node found"), "{}", unknown.body);
+}
