@@ -18,6 +18,7 @@ fn main() {
         .method(method("write", "Write"))
         .method(method("read_index", "ReadIndex"))
         .method(method("session_renew", "SessionRenew"))
+        .method(method("remove_peer", "RemovePeer"))
         .build();
     tonic_build::manual::Builder::new().compile(&[service]);
 }

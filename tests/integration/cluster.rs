@@ -145,6 +145,13 @@ fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
         serf_health(&servers[0], &killed_name).as_deref() == Some("critical")
     });
 
+    let health = get(&servers[0].url("/v1/operator/autopilot/health"));
+    assert_eq!(
+        health.status, 429,
+        "a dead voter makes the cluster unhealthy"
+    );
+    assert_eq!(health.json()["FailureTolerance"], 0);
+
     // force-leave turns the dead server into a departed one: out of the
     // catalog and out of the Raft configuration.
     let r = put(
@@ -166,6 +173,9 @@ fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
         put(&servers[1].url("/v1/kv/after-force-leave"), "ok").body,
         "true"
     );
+    wait_until(Duration::from_secs(10), "autopilot healthy again", || {
+        get(&servers[0].url("/v1/operator/autopilot/health")).status == 200
+    });
 }
 
 #[test]

@@ -76,4 +76,12 @@ impl Backend for ServerBackend {
     fn leave(&self) {
         self.leave.notify_one();
     }
+
+    fn remove_peer(&self, id: u64) -> BoxFuture<'_, Result<bool, BackendError>> {
+        Box::pin(async move { self.server.remove_peer(id).await.map_err(map_err) })
+    }
+
+    fn raft_term(&self) -> u64 {
+        self.server.term()
+    }
 }

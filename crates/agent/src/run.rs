@@ -313,6 +313,7 @@ fn api_state(
         session_ttl_min: config.session_ttl_min,
         acl_enabled: config.acl.enabled,
         acl_default_policy: config.acl.default_policy.clone(),
+        autopilot_defaults: autopilot_defaults(&config.autopilot),
     };
     let auth = StaticAuthorizer {
         enabled: config.acl.enabled,
@@ -378,6 +379,20 @@ fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
         services: vec![consul],
         checks: vec![serf],
     }
+}
+
+/// The configured autopilot settings in Consul's JSON shape.
+fn autopilot_defaults(a: &skein_config::Autopilot) -> serde_json::Value {
+    serde_json::json!({
+        "CleanupDeadServers": a.cleanup_dead_servers,
+        "LastContactThreshold": skein_config::format_go_duration(a.last_contact_threshold),
+        "MaxTrailingLogs": a.max_trailing_logs,
+        "MinQuorum": a.min_quorum,
+        "ServerStabilizationTime": skein_config::format_go_duration(a.server_stabilization_time),
+        "RedundancyZoneTag": a.redundancy_zone_tag.clone().unwrap_or_default(),
+        "DisableUpgradeMigration": a.disable_upgrade_migration,
+        "UpgradeVersionTag": a.upgrade_version_tag.clone().unwrap_or_default(),
+    })
 }
 
 /// Serves DNS on `ports.dns` (unless -1) of each DNS address.

@@ -65,6 +65,10 @@ pub trait Backend: Send + Sync + 'static {
     fn session_renew(&self, id: &str) -> BoxFuture<'_, Result<bool, BackendError>>;
     /// Asks the agent to shut down (`PUT /v1/agent/leave`).
     fn leave(&self);
+    /// Removes a server from the Raft configuration; `false` if unknown.
+    fn remove_peer(&self, id: u64) -> BoxFuture<'_, Result<bool, BackendError>>;
+    /// The current Raft term.
+    fn raft_term(&self) -> u64;
 }
 
 /// Facts about this agent that the API reports.
@@ -111,6 +115,9 @@ pub struct ApiConfig {
     pub acl_enabled: bool,
     /// ACL default policy (`allow` / `deny`).
     pub acl_default_policy: String,
+    /// The autopilot configuration from the agent's config, in Consul's
+    /// JSON shape, until an operator sets one.
+    pub autopilot_defaults: serde_json::Value,
 }
 
 impl Default for ApiConfig {
@@ -124,6 +131,16 @@ impl Default for ApiConfig {
             session_ttl_min: Duration::from_secs(10),
             acl_enabled: false,
             acl_default_policy: "allow".into(),
+            autopilot_defaults: serde_json::json!({
+                "CleanupDeadServers": true,
+                "LastContactThreshold": "200ms",
+                "MaxTrailingLogs": 250,
+                "MinQuorum": 0,
+                "ServerStabilizationTime": "10s",
+                "RedundancyZoneTag": "",
+                "DisableUpgradeMigration": false,
+                "UpgradeVersionTag": "",
+            }),
         }
     }
 }

@@ -378,21 +378,14 @@ impl Server {
         Ok(())
     }
 
-    /// On the leader: removes `id` from the Raft configuration.
+    /// Removes `id` from the Raft configuration, through the leader;
+    /// `false` if it is not part of it.
     pub async fn remove_peer(&self, id: u64) -> Result<bool> {
-        let m = self.raft.metrics().borrow().clone();
-        let mut voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
-        let known = m.membership_config.nodes().any(|(n, _)| *n == id);
-        if !known {
-            return Ok(false);
+        match self.leader_route() {
+            Route::Local => remove_peer_local(&self.raft, id).await,
+            Route::Remote(addr) => self.rpc.remove_peer(&addr, id).await,
+            Route::Unknown => Err(Error::NoLeader),
         }
-        voters.remove(&id);
-        self.raft
-            .change_membership(voters, false)
-            .await
-            .map_err(|e| self.membership_error(e))?;
-        info!(peer = id, "removed a peer");
-        Ok(true)
     }
 
     fn membership_error<E: std::fmt::Display>(&self, e: RaftError<u64, E>) -> Error {
@@ -417,6 +410,28 @@ impl Server {
             warn!(error = %e, "raft shutdown");
         }
     }
+}
+
+/// On the leader: removes `id` from the Raft configuration.
+pub(crate) async fn remove_peer_local(raft: &Raft, id: u64) -> Result<bool> {
+    let m = raft.metrics().borrow().clone();
+    let known = m.membership_config.nodes().any(|(n, _)| *n == id);
+    if !known {
+        return Ok(false);
+    }
+    let mut voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
+    voters.remove(&id);
+    if voters.is_empty() {
+        return Err(Error::Rpc("cannot remove the last voter".into()));
+    }
+    raft.change_membership(voters, false)
+        .await
+        .map_err(|e| match e {
+            RaftError::APIError(api) => Error::Rpc(api.to_string()),
+            RaftError::Fatal(f) => Error::Fatal(f.to_string()),
+        })?;
+    info!(peer = id, "removed a peer");
+    Ok(true)
 }
 
 /// Where a leader-bound call goes.

@@ -115,6 +115,13 @@ pub enum Op {
         /// `{Vec, Error, Adjustment, Height}` as the agent sent it.
         coord: serde_json::Value,
     },
+    /// `PUT /v1/operator/autopilot/configuration[?cas=N]`.
+    AutopilotSet {
+        /// The whole configuration, in Consul's JSON shape.
+        config: serde_json::Value,
+        /// Apply only if the stored configuration's ModifyIndex is this.
+        cas: Option<u64>,
+    },
 }
 
 /// The result of applying a command.

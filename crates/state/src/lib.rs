@@ -31,5 +31,5 @@ mod watch;
 pub use catalog::{HealthEntry, InstanceHealth, Registration};
 pub use command::{Command, Op, Outcome};
 pub use error::ApplyError;
-pub use store::{StateData, Store};
+pub use store::{Autopilot, StateData, Store};
 pub use watch::{Topic, Watch};

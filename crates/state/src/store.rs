@@ -35,6 +35,20 @@ pub struct StateData {
     pub(crate) coordinates: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub(crate) coordinates_index: Index,
+    /// The operator's autopilot configuration, once set.
+    #[serde(default)]
+    pub(crate) autopilot: Option<Autopilot>,
+}
+
+/// The stored autopilot configuration.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Autopilot {
+    /// The configuration, in Consul's JSON shape.
+    pub config: serde_json::Value,
+    /// Index that first set it.
+    pub create_index: Index,
+    /// Index that last changed it.
+    pub modify_index: Index,
 }
 
 /// The state store: tables plus the watchers parked on them.
@@ -106,6 +120,7 @@ impl Store {
             Op::Txn(ops) => self.txn(index, at, ops),
             Op::Restore(data) => self.restore(index, data),
             Op::CoordinateUpdate { node, coord } => self.coordinate_update(index, node, coord),
+            Op::AutopilotSet { config, cas } => self.autopilot_set(index, config, *cas),
         }
     }
 
@@ -185,6 +200,38 @@ impl StateData {
     /// Number of KV keys.
     pub fn kv_len(&self) -> usize {
         self.kv.len()
+    }
+}
+
+// === impl Store: autopilot ===
+
+impl Store {
+    fn autopilot_set(
+        &mut self,
+        index: Index,
+        config: &serde_json::Value,
+        cas: Option<u64>,
+    ) -> Outcome {
+        let current = self.data.autopilot.as_ref().map_or(0, |a| a.modify_index);
+        if cas.is_some_and(|c| c != current) {
+            return Outcome::Bool(false);
+        }
+        let create_index = self
+            .data
+            .autopilot
+            .as_ref()
+            .map_or(index, |a| a.create_index);
+        self.data.autopilot = Some(Autopilot {
+            config: config.clone(),
+            create_index,
+            modify_index: index,
+        });
+        Outcome::Bool(true)
+    }
+
+    /// The operator's autopilot configuration, if one was set.
+    pub fn autopilot(&self) -> Option<&Autopilot> {
+        self.data.autopilot.as_ref()
     }
 }
 

@@ -1,25 +1,43 @@
-//! `/v1/operator/raft/*`.
+//! `/v1/operator/*`: the Raft configuration and its peers, autopilot, the
+//! gossip keyring and usage.
 
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use serde_json::{Value, json};
+use axum::routing::{delete, get, post};
+use serde_json::{Map, Value, json};
+use skein_state::Op;
 
 use super::authorize;
 use crate::query::Req;
-use crate::response::json as json_response;
-use crate::response::read_headers;
-use crate::{Access, ApiError, ApiState};
+use crate::response::{json as json_response, ok, read_headers};
+use crate::{Access, ApiError, ApiState, MemberInfo, Peer};
 
 pub(crate) fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/operator/raft/configuration", get(configuration))
+    Router::new()
+        .route("/v1/operator/raft/configuration", get(configuration))
+        .route("/v1/operator/raft/peer", delete(remove_peer))
+        .route("/v1/operator/raft/transfer-leader", post(transfer_leader))
+        .route(
+            "/v1/operator/autopilot/configuration",
+            get(autopilot_get).put(autopilot_put),
+        )
+        .route("/v1/operator/autopilot/health", get(autopilot_health))
+        .route("/v1/operator/autopilot/state", get(autopilot_state))
+        .route(
+            "/v1/operator/keyring",
+            get(keyring).post(keyring).put(keyring).delete(keyring),
+        )
+        .route("/v1/operator/usage", get(usage))
 }
 
 async fn configuration(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorRead)?;
     let meta = state.backend.read_barrier(req.consistency).await?;
     let last_index = state.backend.last_log_index();
+    let members = state.cluster.members();
     let servers: Vec<Value> = state
         .backend
         .peers()
@@ -27,7 +45,7 @@ async fn configuration(State(state): State<ApiState>, req: Req) -> Result<Respon
         .map(|p| {
             json!({
                 "ID": p.id,
-                "Node": p.node,
+                "Node": peer_name(&p, &members),
                 "Address": p.address,
                 "Leader": p.leader,
                 "Voter": p.voter,
@@ -38,8 +56,350 @@ async fn configuration(State(state): State<ApiState>, req: Req) -> Result<Respon
         .collect();
     let headers = read_headers(&state, last_index, meta, req.consistency);
     Ok(json_response(
-        axum::http::StatusCode::OK,
+        StatusCode::OK,
         headers,
         &json!({ "Servers": servers, "Index": 0 }),
     ))
+}
+
+/// The gossip member that runs `peer`: the one whose address and `port`
+/// tag make up the peer's RPC address.
+fn peer_member<'a>(peer: &Peer, members: &'a [MemberInfo]) -> Option<&'a MemberInfo> {
+    members.iter().find(|m| {
+        m.tags
+            .get("port")
+            .is_some_and(|port| format!("{}:{port}", m.addr.ip()) == peer.address)
+    })
+}
+
+fn peer_name(peer: &Peer, members: &[MemberInfo]) -> String {
+    peer_member(peer, members).map_or_else(|| peer.node.clone(), |m| m.name.clone())
+}
+
+/// `DELETE /v1/operator/raft/peer?id=|?address=`.
+async fn remove_peer(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    let peers = state.backend.peers();
+    let (found, what) = match (req.params.get("id"), req.params.get("address")) {
+        (Some(id), _) => (peers.iter().find(|p| p.id == id), format!("id {id:?}")),
+        (None, Some(address)) => (
+            peers.iter().find(|p| p.address == address),
+            format!("address {address:?}"),
+        ),
+        (None, None) => {
+            return Err(ApiError::bad(
+                "Must specify either ?id with the server's ID or ?address with IP:port of peer to remove",
+            ));
+        }
+    };
+    let not_found =
+        || ApiError::Internal(format!("{what} was not found in the Raft configuration"));
+    let id: u64 = found
+        .and_then(|p| p.id.parse().ok())
+        .ok_or_else(not_found)?;
+    if !state.backend.remove_peer(id).await? {
+        return Err(not_found());
+    }
+    Ok(ok(&Value::Null))
+}
+
+/// `POST /v1/operator/raft/transfer-leader[?id=]`.
+async fn transfer_leader(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    let peers = state.backend.peers();
+    let others: Vec<&Peer> = peers.iter().filter(|p| p.voter && !p.leader).collect();
+    if let Some(id) = req.params.get("id")
+        && !others.iter().any(|p| p.id == id)
+    {
+        return Err(ApiError::Internal(format!(
+            "cannot transfer leadership to {id:?}: not a voter of the Raft configuration"
+        )));
+    }
+    if others.is_empty() {
+        return Err(ApiError::Internal(
+            "cannot transfer leadership: no other voter in the Raft configuration".into(),
+        ));
+    }
+    Err(ApiError::Internal(
+        "leadership transfer is not supported by this skein version; stop the leader to move leadership".into(),
+    ))
+}
+
+/// The stored autopilot configuration over the configured defaults, with
+/// its indexes.
+fn autopilot_current(state: &ApiState) -> Result<(Map<String, Value>, u64, u64), ApiError> {
+    let mut config = match &state.config.autopilot_defaults {
+        Value::Object(m) => m.clone(),
+        _ => Map::new(),
+    };
+    let store = state.backend.store();
+    let store = store
+        .read()
+        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
+    let (create, modify) = match store.autopilot() {
+        Some(a) => {
+            if let Value::Object(set) = &a.config {
+                config.extend(set.clone());
+            }
+            (a.create_index, a.modify_index)
+        }
+        None => (0, 0),
+    };
+    Ok((config, create, modify))
+}
+
+async fn autopilot_get(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorRead)?;
+    state.backend.read_barrier(req.consistency).await?;
+    let (mut config, create, modify) = autopilot_current(&state)?;
+    config.insert("CreateIndex".into(), json!(create));
+    config.insert("ModifyIndex".into(), json!(modify));
+    Ok(ok(&Value::Object(config)))
+}
+
+/// The fields of an autopilot configuration and their JSON kinds.
+const AUTOPILOT_FIELDS: &[(&str, Kind)] = &[
+    ("CleanupDeadServers", Kind::Bool),
+    ("LastContactThreshold", Kind::Duration),
+    ("MaxTrailingLogs", Kind::Number),
+    ("MinQuorum", Kind::Number),
+    ("ServerStabilizationTime", Kind::Duration),
+    ("RedundancyZoneTag", Kind::String),
+    ("DisableUpgradeMigration", Kind::Bool),
+    ("UpgradeVersionTag", Kind::String),
+    ("CreateIndex", Kind::Number),
+    ("ModifyIndex", Kind::Number),
+];
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Bool,
+    Number,
+    String,
+    Duration,
+}
+
+/// `PUT /v1/operator/autopilot/configuration[?cas=N]`: the fields given
+/// replace the current ones; answers `true`, or `false` when `cas` no
+/// longer matches.
+async fn autopilot_put(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    let given: Map<String, Value> = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("Error parsing autopilot config: {e}")))?;
+    let cas = match req.params.get("cas") {
+        Some(raw) => Some(
+            raw.parse::<u64>()
+                .map_err(|_| ApiError::bad(format!("Error parsing cas value: {raw:?}")))?,
+        ),
+        None => None,
+    };
+    let (mut config, _, _) = autopilot_current(&state)?;
+    for (key, value) in given {
+        let Some((name, kind)) = AUTOPILOT_FIELDS
+            .iter()
+            .find(|(f, _)| f.eq_ignore_ascii_case(&key))
+        else {
+            return Err(ApiError::bad(format!(
+                "Error parsing autopilot config: unknown field {key:?}"
+            )));
+        };
+        if matches!(*name, "CreateIndex" | "ModifyIndex") {
+            continue;
+        }
+        config.insert((*name).to_owned(), checked(name, *kind, value)?);
+    }
+    let outcome = state
+        .backend
+        .write(Op::AutopilotSet {
+            config: Value::Object(config),
+            cas,
+        })
+        .await?;
+    Ok(ok(&matches!(outcome, skein_state::Outcome::Bool(true))))
+}
+
+fn checked(name: &str, kind: Kind, value: Value) -> Result<Value, ApiError> {
+    let fits = match kind {
+        Kind::Bool => value.is_boolean(),
+        Kind::Number => value.is_u64(),
+        Kind::String => value.is_string(),
+        Kind::Duration => value
+            .as_str()
+            .is_some_and(|d| skein_config::parse_go_duration(d).is_ok()),
+    };
+    if fits {
+        Ok(value)
+    } else {
+        Err(ApiError::bad(format!(
+            "Error parsing autopilot config: invalid {name}: {value}"
+        )))
+    }
+}
+
+/// One server's autopilot health.
+fn server_health(peer: &Peer, members: &[MemberInfo], term: u64, index: u64) -> Value {
+    let member = peer_member(peer, members);
+    let serf = member.map_or("none", |m| match m.status {
+        1 => "alive",
+        2 => "leaving",
+        3 => "left",
+        _ => "failed",
+    });
+    // A server we have no gossip entry for (a lone dev server) counts as
+    // alive: it answers this very request.
+    let alive = member.is_none() || serf == "alive";
+    json!({
+        "ID": peer.id,
+        "Name": member.map_or_else(|| peer.node.clone(), |m| m.name.clone()),
+        "Address": peer.address,
+        "SerfStatus": if member.is_none() { "alive" } else { serf },
+        "Version": member.and_then(|m| m.tags.get("build")).cloned().unwrap_or_default(),
+        "Leader": peer.leader,
+        "LastContact": "0s",
+        "LastTerm": term,
+        "LastIndex": index,
+        "Healthy": alive,
+        "Voter": peer.voter,
+        "StableSince": "1970-01-01T00:00:00Z",
+    })
+}
+
+/// Servers' health, whether all are healthy, and how many voters may fail
+/// without losing the quorum.
+fn health(state: &ApiState) -> (bool, u64, Vec<Value>) {
+    let members = state.cluster.members();
+    let (term, index) = (state.backend.raft_term(), state.backend.last_log_index());
+    let servers: Vec<Value> = state
+        .backend
+        .peers()
+        .iter()
+        .map(|p| server_health(p, &members, term, index))
+        .collect();
+    let voters = servers.iter().filter(|s| s["Voter"] == true).count() as u64;
+    let healthy_voters = servers
+        .iter()
+        .filter(|s| s["Voter"] == true && s["Healthy"] == true)
+        .count() as u64;
+    let quorum = voters / 2 + 1;
+    let healthy = servers.iter().all(|s| s["Healthy"] == true) && healthy_voters >= quorum;
+    (healthy, healthy_voters.saturating_sub(quorum), servers)
+}
+
+/// `GET /v1/operator/autopilot/health`: 200 when healthy, 429 when not.
+async fn autopilot_health(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorRead)?;
+    let (healthy, tolerance, servers) = health(&state);
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::TOO_MANY_REQUESTS
+    };
+    Ok(json_response(
+        status,
+        Default::default(),
+        &json!({ "Healthy": healthy, "FailureTolerance": tolerance, "Servers": servers }),
+    ))
+}
+
+/// `GET /v1/operator/autopilot/state`.
+async fn autopilot_state(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorRead)?;
+    let (healthy, tolerance, servers) = health(&state);
+    let leader = servers
+        .iter()
+        .find(|s| s["Leader"] == true)
+        .map(|s| s["ID"].clone())
+        .unwrap_or(Value::Null);
+    let voters: Vec<Value> = servers
+        .iter()
+        .filter(|s| s["Voter"] == true)
+        .map(|s| s["ID"].clone())
+        .collect();
+    let by_id: Map<String, Value> = servers
+        .into_iter()
+        .map(|s| {
+            let id = s["ID"].as_str().unwrap_or_default().to_owned();
+            let status = if s["Leader"] == true {
+                "leader"
+            } else if s["Voter"] == true {
+                "voter"
+            } else {
+                "non-voter"
+            };
+            let row = json!({
+                "ID": s["ID"], "Name": s["Name"], "Address": s["Address"],
+                "NodeStatus": s["SerfStatus"], "Version": s["Version"],
+                "LastContact": s["LastContact"], "LastTerm": s["LastTerm"],
+                "LastIndex": s["LastIndex"], "Healthy": s["Healthy"],
+                "StableSince": s["StableSince"], "Status": status,
+            });
+            (id, row)
+        })
+        .collect();
+    Ok(ok(&json!({
+        "Healthy": healthy,
+        "FailureTolerance": tolerance,
+        "OptimisticFailureTolerance": tolerance,
+        "Servers": by_id,
+        "Leader": leader,
+        "Voters": voters,
+    })))
+}
+
+/// `/v1/operator/keyring`: there is no gossip encryption yet, so every
+/// keyring operation fails as Consul's does on an unencrypted pool.
+async fn keyring(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorWrite)?;
+    Err(ApiError::Internal(
+        "keyring operations need gossip encryption, and this agent's gossip pool is not encrypted"
+            .into(),
+    ))
+}
+
+/// `GET /v1/operator/usage`: service, instance and node counts.
+async fn usage(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorRead)?;
+    let meta = state.backend.read_barrier(req.consistency).await?;
+    let store = state.backend.store();
+    let (index, counts) = {
+        let store = store
+            .read()
+            .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
+        let (index, instances) = store.service_instances();
+        let services = store.services().1.len();
+        let nodes = store.nodes().1.len();
+        let proxies = instances
+            .iter()
+            .filter(|(_, s)| s.kind == "connect-proxy")
+            .count();
+        let billable = instances
+            .iter()
+            .filter(|(_, s)| s.kind.is_empty() && s.service != "consul")
+            .count();
+        let counts = json!({
+            "Services": services,
+            "ServiceInstances": instances.len(),
+            "ConnectServiceInstances": {
+                "api-gateway": 0, "connect-native": 0, "connect-proxy": proxies,
+                "ingress-gateway": 0, "mesh-gateway": 0, "terminating-gateway": 0,
+            },
+            "BillableServiceInstances": billable,
+            "Nodes": nodes,
+        });
+        (index, counts)
+    };
+    Ok(ok(&json!({
+        "Usage": { state.agent.datacenter.clone(): counts },
+        "Index": index,
+        "LastContact": meta.last_contact_ms,
+        "KnownLeader": meta.known_leader,
+        "ConsistencyLevel": "leader",
+        "NotModified": false,
+        "Backend": 0,
+        "ResultsFilteredByACLs": false,
+    })))
 }

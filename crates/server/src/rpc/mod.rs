@@ -81,6 +81,18 @@ impl RpcService {
 
 #[tonic::async_trait]
 impl Rpc for RpcService {
+    /// Removes a peer from the Raft configuration (this server must lead).
+    async fn remove_peer(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let id: u64 = decode(req)?;
+        let result: WireResult<bool> = crate::server::remove_peer_local(&self.raft, id)
+            .await
+            .map_err(Into::into);
+        encode(&result)
+    }
+
     /// Proposes a forwarded write here; never forwards again, so a leader
     /// change answers `NotLeader` and the caller retries.
     async fn write(
@@ -162,6 +174,7 @@ impl RpcClients {
             Method::Write => client.write(request).await,
             Method::ReadIndex => client.read_index(request).await,
             Method::SessionRenew => client.session_renew(request).await,
+            Method::RemovePeer => client.remove_peer(request).await,
         }
         .map_err(|s| Error::Unreachable {
             addr: addr.to_owned(),
@@ -182,6 +195,11 @@ impl RpcClients {
         self.call(addr, Method::ReadIndex, &()).await
     }
 
+    /// Asks the leader at `addr` to remove a peer.
+    pub(crate) async fn remove_peer(&self, addr: &str, id: u64) -> Result<bool> {
+        self.call(addr, Method::RemovePeer, &id).await
+    }
+
     /// Renews a session on the leader at `addr`.
     pub(crate) async fn session_renew(&self, addr: &str, id: &str) -> Result<bool> {
         self.call(addr, Method::SessionRenew, &id).await
@@ -193,4 +211,5 @@ enum Method {
     Write,
     ReadIndex,
     SessionRenew,
+    RemovePeer,
 }
