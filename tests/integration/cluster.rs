@@ -223,3 +223,88 @@ fn a_server_that_leaves_gracefully_is_deregistered_and_leaves_raft() {
     assert_eq!(unknown.status, 500);
     assert!(unknown.body.contains("No node found"), "{}", unknown.body);
 }
+
+/// A server on its own address with Consul's fixed ports, so that a
+/// restart keeps its Raft address, and small snapshots.
+fn fixed_server(i: usize, dir: &std::path::Path, join: Option<&str>) -> Agent {
+    let ip = format!("127.0.0.{}", 41 + i);
+    let mut extra = vec![
+        "-bootstrap-expect=3".to_owned(),
+        "-server-port=8300".to_owned(),
+        "-serf-lan-port=8301".to_owned(),
+        "-hcl=raft_snapshot_threshold = 64".to_owned(),
+        "-hcl=raft_trailing_logs = 16".to_owned(),
+    ];
+    if let Some(join) = join {
+        extra.push(format!("-retry-join={join}"));
+    }
+    Agent::cluster_server(&format!("f{i}"), &ip, &dir.join(format!("f{i}")), &extra)
+}
+
+fn raft_stat(agent: &Agent, key: &str) -> u64 {
+    let me = get(&agent.url("/v1/agent/self")).json();
+    me["Stats"]["raft"][key]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_server_that_was_down_catches_up_from_a_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = "127.0.0.41:8301";
+    let mut servers: Vec<Option<Agent>> = (0..3)
+        .map(|i| Some(fixed_server(i, dir.path(), (i > 0).then_some(seed))))
+        .collect();
+    let live = |servers: &[Option<Agent>]| -> Vec<usize> {
+        (0..servers.len())
+            .filter(|i| servers[*i].is_some())
+            .collect()
+    };
+    wait_until(Duration::from_secs(20), "a leader everywhere", || {
+        servers.iter().flatten().all(|s| !leader(s).is_empty())
+    });
+    let follower = live(&servers)
+        .into_iter()
+        .find(|i| {
+            let s = servers[*i].as_ref().unwrap();
+            get(&s.url("/v1/agent/self")).json()["Stats"]["raft"]["state"] == "Follower"
+        })
+        .expect("a follower");
+    let behind = raft_stat(servers[follower].as_ref().unwrap(), "last_log_index");
+    servers[follower].take().unwrap().kill9();
+
+    let writer = live(&servers)[0];
+    for i in 0..300 {
+        let w = servers[writer].as_ref().unwrap();
+        assert_eq!(
+            put(&w.url(&format!("/v1/kv/k{i}")), format!("v{i}")).body,
+            "true"
+        );
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the others to compact their logs",
+        || {
+            live(&servers)
+                .iter()
+                .all(|i| raft_stat(servers[*i].as_ref().unwrap(), "purged_index") > behind)
+        },
+    );
+
+    let restarted = fixed_server(follower, dir.path(), Some(seed));
+    wait_until(
+        Duration::from_secs(20),
+        "the restarted server to catch up",
+        || {
+            let r = get(&restarted.url("/v1/kv/k299?stale&raw"));
+            r.status == 200 && r.body == "v299"
+        },
+    );
+    assert!(
+        raft_stat(&restarted, "last_snapshot_index") > behind,
+        "the restarted server installed a snapshot past what it had"
+    );
+    let r = get(&restarted.url("/v1/kv/k0?consistent&raw"));
+    assert_eq!(r.body, "v0");
+}

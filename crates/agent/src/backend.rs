@@ -84,4 +84,8 @@ impl Backend for ServerBackend {
     fn raft_term(&self) -> u64 {
         self.server.term()
     }
+
+    fn raft_stats(&self) -> std::collections::BTreeMap<String, String> {
+        self.server.raft_stats()
+    }
 }

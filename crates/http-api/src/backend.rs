@@ -69,6 +69,9 @@ pub trait Backend: Send + Sync + 'static {
     fn remove_peer(&self, id: u64) -> BoxFuture<'_, Result<bool, BackendError>>;
     /// The current Raft term.
     fn raft_term(&self) -> u64;
+    /// Raft's progress (`state`, `term`, `last_log_index`, `applied_index`,
+    /// `last_snapshot_index`, ...), for `/v1/agent/self`.
+    fn raft_stats(&self) -> std::collections::BTreeMap<String, String>;
 }
 
 /// Facts about this agent that the API reports.

@@ -299,6 +299,38 @@ impl Server {
         self.raft.metrics().borrow().last_log_index.unwrap_or(0)
     }
 
+    /// Raft's progress as `/v1/agent/self` reports it under `Stats.raft`.
+    pub fn raft_stats(&self) -> BTreeMap<String, String> {
+        let m = self.raft.metrics().borrow().clone();
+        let index = |l: Option<openraft::LogId<u64>>| l.map_or(0, |l| l.index).to_string();
+        let state = match m.state {
+            ServerState::Leader => "Leader",
+            ServerState::Candidate => "Candidate",
+            ServerState::Learner => "Learner",
+            ServerState::Shutdown => "Shutdown",
+            ServerState::Follower => "Follower",
+        };
+        [
+            ("state", state.to_owned()),
+            ("term", m.current_term.to_string()),
+            ("last_log_index", m.last_log_index.unwrap_or(0).to_string()),
+            ("applied_index", index(m.last_applied)),
+            ("last_snapshot_index", index(m.snapshot)),
+            ("purged_index", index(m.purged)),
+            (
+                "num_peers",
+                m.membership_config
+                    .voter_ids()
+                    .count()
+                    .saturating_sub(1)
+                    .to_string(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
     /// Current Raft term.
     pub fn term(&self) -> u64 {
         self.raft.metrics().borrow().current_term

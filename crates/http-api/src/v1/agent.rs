@@ -106,7 +106,7 @@ async fn agent_self(State(state): State<ApiState>, req: Req) -> Result<Response,
         "consul": { "leader_addr": leader, "server": a.server.to_string(),
                     "leader": (state.backend.leader().as_deref() == Some(&format!("{}:{}", a.address, a.server_port))).to_string(),
                     "known_datacenters": "1", "bootstrap": "false" },
-        "raft": { "last_log_index": state.backend.last_log_index().to_string() },
+        "raft": state.backend.raft_stats(),
         "build": { "version": a.consul_version, "skein": a.skein_version },
     });
     Ok(ok(&json!({
