@@ -308,3 +308,100 @@ fn a_server_that_was_down_catches_up_from_a_snapshot() {
     let r = get(&restarted.url("/v1/kv/k0?consistent&raw"));
     assert_eq!(r.body, "v0");
 }
+
+#[test]
+fn client_agents_join_serve_the_catalog_and_are_reconciled() {
+    let dir = tempfile::tempdir().unwrap();
+    let servers = cluster(3, dir.path());
+    let seed = servers[0].serf_lan.clone().expect("serf address");
+    let join = vec![format!("-retry-join={seed}")];
+    let mut clients: Vec<Agent> = (0..2)
+        .map(|i| {
+            let ip = format!("127.0.0.{}", 51 + i);
+            Agent::cluster_client(
+                &format!("c{i}"),
+                &ip,
+                &dir.path().join(format!("c{i}")),
+                &join,
+            )
+        })
+        .collect();
+    wait_until(
+        Duration::from_secs(20),
+        "a leader known to every agent",
+        || {
+            servers
+                .iter()
+                .chain(&clients)
+                .all(|a| !leader(a).is_empty())
+        },
+    );
+    wait_until(Duration::from_secs(10), "five members alive", || {
+        members(&servers[0])
+            .iter()
+            .filter(|(_, st)| *st == 1)
+            .count()
+            == 5
+    });
+    let peers = get(&clients[0].url("/v1/status/peers")).json();
+    assert_eq!(
+        peers.as_array().map(Vec::len),
+        Some(3),
+        "clients are not raft peers"
+    );
+
+    // A service registered on a client is visible through every agent.
+    let r = put(
+        &clients[0].url("/v1/agent/service/register"),
+        r#"{"Name": "api", "Port": 9000}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(
+        Duration::from_secs(10),
+        "the client's service everywhere",
+        || {
+            servers
+                .iter()
+                .chain(&clients)
+                .all(|a| get(&a.url("/v1/catalog/service/api?stale")).json()[0]["Node"] == "c0")
+        },
+    );
+    // Writes and consistent reads through a client go through the servers.
+    assert_eq!(
+        put(&clients[1].url("/v1/kv/from-client"), "yes").body,
+        "true"
+    );
+    let r = get(&servers[2].url("/v1/kv/from-client?consistent&raw"));
+    assert_eq!(r.body, "yes");
+    let r = get(&clients[0].url("/v1/kv/from-client?consistent&raw"));
+    assert_eq!(r.body, "yes");
+
+    // A killed client turns critical; one that leaves is deregistered.
+    let killed = clients.remove(1);
+    killed.kill9();
+    let started = Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "the killed client's serfHealth critical",
+        || serf_health(&servers[0], "c1").as_deref() == Some("critical"),
+    );
+    println!(
+        "client failure reached the catalog {:?} after the kill",
+        started.elapsed()
+    );
+    let mut leaving = clients.remove(0);
+    assert_eq!(put(&leaving.url("/v1/agent/leave"), "").status, 200);
+    assert!(
+        leaving
+            .wait_exit(Duration::from_secs(15))
+            .is_some_and(|s| s.success())
+    );
+    wait_until(
+        Duration::from_secs(15),
+        "the client that left deregistered",
+        || {
+            get(&servers[1].url("/v1/catalog/node/c0")).json().is_null()
+                && get(&servers[1].url("/v1/catalog/service/api")).json() == serde_json::json!([])
+        },
+    );
+}

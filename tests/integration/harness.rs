@@ -44,8 +44,15 @@ impl Agent {
     /// `ip` (its own loopback address) on free ports, with a data dir and
     /// `extra` flags (`-bootstrap-expect`, `-retry-join`, ...).
     pub(crate) fn cluster_server(name: &str, ip: &str, data_dir: &Path, extra: &[String]) -> Agent {
+        let mut args = vec!["-server".to_owned()];
+        args.extend_from_slice(extra);
+        Agent::cluster_client(name, ip, data_dir, &args)
+    }
+
+    /// A client agent (no `-server`) bound to `ip`, like
+    /// [`Agent::cluster_server`].
+    pub(crate) fn cluster_client(name: &str, ip: &str, data_dir: &Path, extra: &[String]) -> Agent {
         let mut args = vec![
-            "-server".to_owned(),
             format!("-node={name}"),
             format!("-bind={ip}"),
             format!("-client={ip}"),

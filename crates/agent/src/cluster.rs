@@ -126,8 +126,9 @@ fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
+    // Clients listen for Raft too: they follow the log as learners.
+    tags.insert("port".into(), info.server_port.to_string());
     if info.server {
-        tags.insert("port".into(), info.server_port.to_string());
         tags.insert("raft_vsn".into(), "3".into());
         tags.insert("expect".into(), config.bootstrap_expect.to_string());
     }
@@ -198,6 +199,20 @@ fn has_port(addr: &str) -> bool {
     }
 }
 
+/// The alive client agents of `dc`: raft id → RPC address.
+fn alive_clients(members: &[Member], dc: &str) -> BTreeMap<u64, String> {
+    members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Alive && is_client(m, dc))
+        .filter_map(|m| Some((raft_id(m)?, rpc_addr(m)?)))
+        .collect()
+}
+
+fn is_client(m: &Member, dc: &str) -> bool {
+    m.tags.get("role").map(String::as_str) == Some("node")
+        && m.tags.get("dc").map(String::as_str) == Some(dc)
+}
+
 /// The alive servers of `dc`: raft id → RPC address.
 fn alive_servers(members: &[Member], dc: &str) -> BTreeMap<u64, String> {
     members
@@ -250,8 +265,9 @@ async fn form(pool: Arc<GossipPool>, server: Arc<Server>, expect: usize, dc: Str
     }
 }
 
-/// On the leader: alive servers become voters, servers that left are
-/// removed, and every member's `serfHealth` follows its gossip status.
+/// On the leader: alive servers become voters and client agents learners,
+/// members that left are removed, and every member's `serfHealth` follows
+/// its gossip status.
 async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String) {
     let mut changes = pool.changes();
     loop {
@@ -275,7 +291,23 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
             warn!(peer = id, %addr, error = %e, "adding a server to raft");
         }
     }
+    let learners = server.learner_ids();
+    for (id, addr) in alive_clients(&members, dc) {
+        if !learners.contains(&id)
+            && let Err(e) = server.add_learner(id, &addr).await
+        {
+            warn!(learner = id, %addr, error = %e, "adding a client agent as a learner");
+        }
+    }
     for m in &members {
+        if m.status == MemberStatus::Left
+            && is_client(m, dc)
+            && let Some(id) = raft_id(m)
+            && learners.contains(&id)
+            && let Err(e) = server.remove_learner(id).await
+        {
+            warn!(learner = id, error = %e, "removing a client agent that left");
+        }
         if m.status == MemberStatus::Left
             && is_server(m, dc)
             && let Some(id) = raft_id(m)

@@ -99,11 +99,6 @@ impl Agent {
         reload: Reloader,
         logs: LogFeed,
     ) -> Result<Self> {
-        if !config.server {
-            return Err(Error::Unsupported(
-                "client agents (without -server) are not supported yet".into(),
-            ));
-        }
         let data_dir = if config.dev {
             None
         } else {
@@ -376,7 +371,11 @@ fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
     };
     Fixed {
         node,
-        services: vec![consul],
+        services: if info.server {
+            vec![consul]
+        } else {
+            Vec::new()
+        },
         checks: vec![serf],
     }
 }

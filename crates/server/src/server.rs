@@ -279,12 +279,14 @@ impl Server {
         self.raft.metrics().borrow().state == ServerState::Leader
     }
 
-    /// The servers of the Raft configuration.
+    /// The servers of the Raft configuration (its voters; the learners
+    /// are client agents).
     pub fn peers(&self) -> Vec<PeerInfo> {
         let m = self.raft.metrics().borrow().clone();
         let voters: Vec<u64> = m.membership_config.voter_ids().collect();
         m.membership_config
             .nodes()
+            .filter(|(id, _)| voters.contains(id))
             .map(|(id, node)| PeerInfo {
                 id: *id,
                 address: node.addr.clone(),
@@ -408,6 +410,42 @@ impl Server {
             .map_err(|e| self.membership_error(e))?;
         info!(peer = id, %addr, "added a voter");
         Ok(())
+    }
+
+    /// On the leader: replicates the log to a client agent at `addr` as a
+    /// non-voting learner, so it can serve stale reads and DNS locally.
+    pub async fn add_learner(&self, id: u64, addr: &str) -> Result<()> {
+        let node = BasicNode {
+            addr: addr.to_owned(),
+        };
+        self.raft
+            .add_learner(id, node, false)
+            .await
+            .map_err(|e| self.membership_error(e))?;
+        info!(learner = id, %addr, "added a learner");
+        Ok(())
+    }
+
+    /// On the leader: stops replicating to a learner.
+    pub async fn remove_learner(&self, id: u64) -> Result<()> {
+        let change = openraft::ChangeMembers::RemoveNodes(BTreeSet::from([id]));
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map_err(|e| self.membership_error(e))?;
+        info!(learner = id, "removed a learner");
+        Ok(())
+    }
+
+    /// The learners (client agents) of the Raft configuration.
+    pub fn learner_ids(&self) -> BTreeSet<u64> {
+        let m = self.raft.metrics().borrow().clone();
+        let voters: BTreeSet<u64> = m.membership_config.voter_ids().collect();
+        m.membership_config
+            .nodes()
+            .map(|(id, _)| *id)
+            .filter(|id| !voters.contains(id))
+            .collect()
     }
 
     /// Removes `id` from the Raft configuration, through the leader;
