@@ -81,7 +81,11 @@ impl Server {
             options.snapshot_threshold,
             options.trailing_logs,
         )?;
-        let raft = Raft::new(options.raft_id, config, NetworkFactory, log, sm)
+        let local = options
+            .rpc_bind
+            .map(|b| b.ip())
+            .filter(|ip| !ip.is_unspecified());
+        let raft = Raft::new(options.raft_id, config, NetworkFactory { local }, log, sm)
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut tasks = Vec::new();
@@ -103,7 +107,7 @@ impl Server {
             options,
             sessions,
             proposer,
-            rpc: RpcClients::default(),
+            rpc: RpcClients::new(local),
             tasks,
         };
         server.bootstrap().await?;

@@ -19,13 +19,18 @@ use crate::{NodeId, TypeConfig};
 
 /// Creates a [`Network`] per peer.
 #[derive(Debug, Clone, Default)]
-pub struct NetworkFactory;
+pub struct NetworkFactory {
+    /// The address outbound connections come from (the server's bind
+    /// address), so that peers and firewalls see who is calling.
+    pub local: Option<std::net::IpAddr>,
+}
 
 /// The connection to one peer.
 #[derive(Debug)]
 pub struct Network {
     target: NodeId,
     addr: String,
+    local: Option<std::net::IpAddr>,
     client: Option<RaftClient<Channel>>,
 }
 
@@ -39,6 +44,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         Network {
             target,
             addr: node.addr.clone(),
+            local: self.local,
             client: None,
         }
     }
@@ -52,7 +58,8 @@ impl Network {
             return Ok(c.clone());
         }
         let endpoint = Channel::from_shared(format!("http://{}", self.addr))
-            .map_err(|e| Unreachable::new(&e))?;
+            .map_err(|e| Unreachable::new(&e))?
+            .local_address(self.local);
         let client = RaftClient::new(endpoint.connect_lazy());
         self.client = Some(client.clone());
         Ok(client)

@@ -138,12 +138,22 @@ impl Rpc for RpcService {
 #[derive(Debug, Default)]
 pub(crate) struct RpcClients {
     channels: Mutex<HashMap<String, RpcClient<Channel>>>,
+    /// The address outbound calls come from.
+    local: Option<std::net::IpAddr>,
 }
 
 /// How long one forwarded call may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl RpcClients {
+    /// Clients whose connections come from `local`.
+    pub(crate) fn new(local: Option<std::net::IpAddr>) -> Self {
+        Self {
+            channels: Mutex::default(),
+            local,
+        }
+    }
+
     fn client(&self, addr: &str) -> Result<RpcClient<Channel>> {
         let mut channels = self
             .channels
@@ -154,7 +164,8 @@ impl RpcClients {
         }
         let endpoint = Channel::from_shared(format!("http://{addr}"))
             .map_err(|e| Error::Rpc(format!("bad server address {addr:?}: {e}")))?
-            .connect_timeout(Duration::from_secs(2));
+            .connect_timeout(Duration::from_secs(2))
+            .local_address(self.local);
         let client = RpcClient::new(endpoint.connect_lazy());
         channels.insert(addr.to_owned(), client.clone());
         Ok(client)
