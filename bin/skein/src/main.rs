@@ -55,7 +55,7 @@ fn load_config(args: &[String]) -> anyhow::Result<RuntimeConfig> {
 fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
     use tracing_subscriber::prelude::*;
     let default = format!(
-        "{level},openraft=warn,h2=warn,hyper=warn,tower=warn",
+        "{level},openraft=warn,h2=warn,hyper=warn,tower=warn,hickory_server=warn,hickory_proto=warn,hickory_net=warn",
         level = config.log_level.as_filter()
     );
     let filter = || {

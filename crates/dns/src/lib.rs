@@ -64,6 +64,16 @@ impl DnsServer {
                 source,
             })?;
             server.register_socket(udp);
+            // hickory-server serves each socket from one task: more sockets
+            // on the same port let queries use every core.
+            for _ in 1..udp_sockets() {
+                let extra = reuse_port_udp(addr).map_err(|source| DnsError::Bind {
+                    what: "udp",
+                    addr: addr.to_string(),
+                    source,
+                })?;
+                server.register_socket(extra);
+            }
             server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
             addrs.push(addr);
         }
@@ -84,6 +94,14 @@ impl DnsServer {
     }
 }
 
+/// UDP sockets per address: one per core, at most four.
+fn udp_sockets() -> usize {
+    std::thread::available_parallelism()
+        .map(std::num::NonZeroUsize::get)
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
 /// Binds UDP and TCP on the same address; for port 0, retries until a
 /// port free for both is found.
 async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
@@ -95,9 +113,7 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
     let attempts = if addr.port() == 0 { PORT_ATTEMPTS } else { 1 };
     let mut last = None;
     for _ in 0..attempts {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|e| bind_err("udp", e))?;
+        let udp = reuse_port_udp(addr).map_err(|e| bind_err("udp", e))?;
         let bound = udp.local_addr().map_err(|e| bind_err("udp", e))?;
         match TcpListener::bind(bound).await {
             Ok(tcp) => return Ok((udp, tcp)),
@@ -108,6 +124,18 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
         "tcp",
         last.unwrap_or_else(|| std::io::Error::other("no port free for UDP and TCP")),
     ))
+}
+
+/// A UDP socket in a `SO_REUSEPORT` group, so that the kernel spreads
+/// queries over one socket per core. The TCP listener on the same port
+/// has no such option: a second agent on the port still fails to start.
+fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_port(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    UdpSocket::from_std(socket.into())
 }
 
 /// A [`ReadGate`] that never waits: every read may be stale.
