@@ -177,3 +177,34 @@ fn agent_leave_stops_the_agent() {
         "the agent should exit cleanly after a leave, got {status:?}"
     );
 }
+
+#[test]
+fn monitor_streams_json_lines_with_logjson() {
+    use std::io::BufRead;
+    let agent = Agent::dev(&[]);
+    let url = agent.url("/v1/agent/monitor?loglevel=info&logjson");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let resp = ureq::get(&url).call().expect("monitor");
+        let reader = std::io::BufReader::new(resp.into_body().into_reader());
+        for line in reader.lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let found = loop {
+        assert!(std::time::Instant::now() < deadline, "no JSON reload line");
+        put(&agent.url("/v1/agent/reload"), "");
+        if let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+            if v["@message"].as_str().is_some_and(|m| m.contains("reload")) {
+                break v;
+            }
+        }
+    };
+    assert_eq!(found["@level"], "info");
+    assert!(found["@timestamp"].is_string() && found["@module"].is_string());
+}

@@ -93,8 +93,10 @@ impl Agent {
                 cmd.arg(default);
             }
         }
-        cmd.arg(format!("-http-port={http_port}"))
-            .arg("-log-level=debug")
+        if !args.iter().any(|a| a.starts_with("-http-port=")) {
+            cmd.arg(format!("-http-port={http_port}"));
+        }
+        cmd.arg("-log-level=debug")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap());
         if !args.iter().any(|a| a.starts_with("-server-port")) {
@@ -135,6 +137,11 @@ impl Agent {
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The agent's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// SIGKILL, no cleanup.

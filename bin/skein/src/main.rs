@@ -54,14 +54,16 @@ fn load_config(args: &[String]) -> anyhow::Result<RuntimeConfig> {
 
 fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
     use tracing_subscriber::prelude::*;
-    let default = format!(
-        "{level},openraft=warn,h2=warn,hyper=warn,tower=warn,hickory_server=warn,hickory_proto=warn,hickory_net=warn",
-        level = config.log_level.as_filter()
-    );
-    let filter = || {
+    const QUIET: &str = "openraft=warn,h2=warn,hyper=warn,tower=warn,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
+    let default = format!("{},{QUIET}", config.log_level.as_filter());
+    let filter = |default: &str| {
         tracing_subscriber::EnvFilter::try_from_env("SKEIN_LOG")
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&default))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default))
     };
+    // `/v1/agent/monitor?loglevel=debug` shows debug lines even when the
+    // agent itself logs at info; the layer formats nothing without a
+    // listener.
+    let monitor = format!("debug,{QUIET}");
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if config.log_json {
         fmt.json().boxed()
@@ -69,7 +71,7 @@ fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
         fmt.boxed()
     };
     tracing_subscriber::registry()
-        .with(fmt.with_filter(filter()))
-        .with(skein_agent::MonitorLayer::new(feed).with_filter(filter()))
+        .with(fmt.with_filter(filter(&default)))
+        .with(skein_agent::MonitorLayer::new(feed).with_filter(filter(&monitor)))
         .init();
 }

@@ -25,6 +25,7 @@ impl MonitorLayer {
 struct Line {
     message: String,
     fields: String,
+    json: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Visit for Line {
@@ -33,6 +34,8 @@ impl Visit for Line {
             let _ = write!(self.message, "{value:?}");
         } else {
             let _ = write!(self.fields, " {}={value:?}", field.name());
+            self.json
+                .insert(field.name().to_owned(), format!("{value:?}").into());
         }
     }
 
@@ -41,6 +44,7 @@ impl Visit for Line {
             self.message.push_str(value);
         } else {
             let _ = write!(self.fields, " {}={value}", field.name());
+            self.json.insert(field.name().to_owned(), value.into());
         }
     }
 }
@@ -60,9 +64,23 @@ impl<S: Subscriber> tracing_subscriber::Layer<S> for MonitorLayer {
             line.message,
             line.fields
         );
+        let mut json = std::mem::take(&mut line.json);
+        json.insert(
+            "@level".into(),
+            meta.level().as_str().to_ascii_lowercase().into(),
+        );
+        json.insert("@message".into(), line.message.into());
+        json.insert("@module".into(), meta.target().into());
+        json.insert(
+            "@timestamp".into(),
+            humantime::format_rfc3339_micros(std::time::SystemTime::now())
+                .to_string()
+                .into(),
+        );
         let _ = self.feed.send(LogLine {
             level: *meta.level(),
             text,
+            json: serde_json::Value::Object(json).to_string(),
         });
     }
 }

@@ -9,6 +9,9 @@ pub struct LogLine {
     pub level: tracing::Level,
     /// The line as the agent printed it (no trailing newline).
     pub text: String,
+    /// The same line as one JSON object (`@level`, `@message`, `@module`,
+    /// `@timestamp` and the event's fields), for `?logjson`.
+    pub json: String,
 }
 
 /// The sending side that a logging layer feeds.

@@ -1,5 +1,6 @@
-//! `GET /v1/agent/monitor?loglevel=`: streams the agent's log lines at the
-//! requested level or above until the client goes away.
+//! `GET /v1/agent/monitor?loglevel=[&logjson]`: streams the agent's log
+//! lines at the requested level or above, as text or JSON, until the client
+//! goes away.
 
 use axum::body::Body;
 use axum::extract::State;
@@ -27,12 +28,14 @@ pub(crate) async fn monitor(State(state): State<ApiState>, req: Req) -> Result<R
     authorize(&state, &req, Access::OperatorRead)?;
     let name = req.params.get("loglevel").unwrap_or_default();
     let min = level(name).ok_or_else(|| ApiError::bad(format!("Unknown log level: {name}")))?;
+    let json = req.params.flag("logjson");
     let rx = state.logs.subscribe();
     let lines = futures::stream::unfold(rx, move |mut rx| async move {
         loop {
             match rx.recv().await {
                 Ok(line) if line.level <= min => {
-                    return Some((Ok::<_, std::io::Error>(format!("{}\n", line.text)), rx));
+                    let text = if json { line.json } else { line.text };
+                    return Some((Ok::<_, std::io::Error>(format!("{text}\n")), rx));
                 }
                 Ok(_) | Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return None,
