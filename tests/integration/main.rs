@@ -14,4 +14,5 @@ mod durability;
 mod events;
 mod harness;
 mod health_flow;
+mod jepsen;
 mod locks;
