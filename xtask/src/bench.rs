@@ -4,6 +4,7 @@
 //! alias builds) re-runs itself as a release build first.
 
 mod catalog;
+mod dns;
 mod kv;
 mod load;
 mod report;
@@ -12,6 +13,9 @@ mod servers;
 use anyhow::{Result, bail};
 
 use crate::proc::{cargo, run_step};
+
+/// The benchmarks, for messages.
+const AVAILABLE: &str = "kv, catalog, dns";
 
 /// Dispatches `bench <name> [options]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -32,7 +36,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.split_first() {
         Some((name, rest)) if name == "kv" => kv::run(&kv::Options::parse(rest)?),
         Some((name, rest)) if name == "catalog" => catalog::run(&catalog::Options::parse(rest)?),
-        Some((name, _)) => bail!("unknown benchmark {name:?} (available: kv, catalog)"),
-        None => bail!("which benchmark? (available: kv, catalog)"),
+        Some((name, rest)) if name == "dns" => dns::run(&dns::Options::parse(rest)?),
+        Some((name, _)) => bail!("unknown benchmark {name:?} (available: {AVAILABLE})"),
+        None => bail!("which benchmark? (available: {AVAILABLE})"),
     }
 }

@@ -5,10 +5,14 @@
 //! - `verify`: rustfmt check, clippy, the workspace tests.
 //! - `compat`: only the py-consul conformance suite (see `tests/compat/README.md`).
 //! - `bench kv`: skein vs etcd KV throughput and latency (by hand, never in CI).
+//! - `bench catalog`: registrations, memory and health reads at scale.
+//! - `bench dns`: skein's DNS interface vs dnsmasq under dnsperf.
+//! - `fuzz dns`: the DNS fuzz target with many cases (by hand, never in CI).
 #![allow(clippy::print_stdout)]
 
 mod bench;
 mod compat;
+mod fuzz;
 mod junit;
 mod proc;
 mod system;
@@ -31,7 +35,14 @@ usage: cargo xtask <verb> [options]
         e.g. `cargo xtask compat -- -k test_kv`
   bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--skein-bin PATH]
         KV put/get throughput and latency, skein vs etcd (builds a release skein
-        unless --skein-bin is given)";
+        unless --skein-bin is given)
+  bench catalog [--nodes N] [--seconds S] [--skein-bin PATH]
+        register N nodes x 5 services, then read a 100-instance service's health
+  bench dns [--seconds 10] [--clients 4] [--threads 1] [--log-level L] [--skein-bin PATH]
+        dnsperf against skein's DNS interface (`agent -dev`, -log-level=L if given)
+        and dnsmasq, same three A records (installs dnsperf and dnsmasq-base if missing)
+  fuzz dns [--cases 100000]
+        the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -53,6 +64,7 @@ fn run(args: &[String]) -> Result<()> {
         "verify" => test::verify(&test::Options::parse(rest)?),
         "compat" => compat::run(&compat::Options::parse(rest)?),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

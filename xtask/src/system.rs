@@ -1,5 +1,6 @@
 //! Debian packages the tests and benchmarks drive, installed on first use.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Result, bail};
@@ -18,6 +19,19 @@ pub(crate) struct Package {
 pub(crate) const DIG: Package = Package {
     program: "dig",
     package: "dnsutils",
+};
+
+/// `dnsperf`, the load generator of `cargo xtask bench dns`.
+pub(crate) const DNSPERF: Package = Package {
+    program: "dnsperf",
+    package: "dnsperf",
+};
+
+/// `dnsmasq` (in /usr/sbin, see [`program_path`]), the DNS server `bench dns` compares
+/// skein with.
+pub(crate) const DNSMASQ: Package = Package {
+    program: "dnsmasq",
+    package: "dnsmasq-base",
 };
 
 /// Installs the packages whose programs are missing, with apt-get (as
@@ -50,7 +64,16 @@ pub(crate) fn ensure(packages: &[Package]) -> Result<()> {
 
 /// dnsmasq lives in /usr/sbin, which a non-root `$PATH` may not list.
 fn in_sbin(program: &str) -> bool {
-    std::path::Path::new("/usr/sbin").join(program).exists()
+    Path::new("/usr/sbin").join(program).exists()
+}
+
+/// How to run `package`'s program: its name when it is on `$PATH`, else its full path in
+/// /usr/sbin (where dnsmasq lives, and which a non-root `$PATH` may not list).
+pub(crate) fn program_path(package: &Package) -> PathBuf {
+    if !command_exists(package.program) && in_sbin(package.program) {
+        return Path::new("/usr/sbin").join(package.program);
+    }
+    PathBuf::from(package.program)
 }
 
 fn apt() -> Command {

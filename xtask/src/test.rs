@@ -79,7 +79,8 @@ fn workspace_tests(no_fail_fast: bool) -> Result<()> {
     run_step("doctests", &mut doc)
 }
 
-fn has_nextest() -> bool {
+/// Whether `cargo nextest` is installed.
+pub(crate) fn has_nextest() -> bool {
     cargo()
         .args(["nextest", "--version"])
         .stdout(std::process::Stdio::null())

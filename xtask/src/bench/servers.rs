@@ -1,7 +1,7 @@
-//! The systems under test: a single-node skein server and a single-member etcd, each on
-//! free local ports, started and stopped through [`ChildGuard`].
+//! The systems under test: a single-node skein server (or dev agent serving DNS) and a
+//! single-member etcd, each on free local ports, started and stopped through [`ChildGuard`].
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::sleep;
@@ -47,6 +47,9 @@ pub(crate) struct Server {
     pub(crate) base: String,
     pub(crate) version: String,
     pub(crate) guard: ChildGuard,
+    /// The DNS address (UDP and TCP) from skein's ready line, when started by
+    /// [`start_skein_dns`].
+    pub(crate) dns: Option<SocketAddr>,
     log: PathBuf,
 }
 
@@ -62,6 +65,8 @@ struct Launch {
     cmd: Command,
     http_port: u16,
     version: String,
+    /// Whether the server serves DNS on a port it picks and names in its ready line.
+    dns: bool,
 }
 
 /// Builds (skein, unless `skein_bin` is given) or installs (etcd) and starts `system`
@@ -69,11 +74,30 @@ struct Launch {
 pub(crate) fn start(system: System, scratch: &Path, skein_bin: Option<&Path>) -> Result<Server> {
     let dir = scratch.join(system.name());
     std::fs::create_dir_all(&dir)?;
-    let log = dir.join("server.log");
-    let mut launch = match system {
-        System::Skein => skein_command(&dir, skein_bin)?,
+    let launch = match system {
+        System::Skein => skein_command(&dir, skein_bin, false)?,
         System::Etcd => etcd_command(&dir)?,
     };
+    spawn(system, &dir, launch)
+}
+
+/// Builds skein (unless `skein_bin` is given) and starts `skein agent -dev` under
+/// `scratch` with `-dns-port=0` and `extra` flags, ready to serve, with [`Server::dns`] set
+/// from its ready line.
+pub(crate) fn start_skein_dns(
+    scratch: &Path,
+    skein_bin: Option<&Path>,
+    extra: &[String],
+) -> Result<Server> {
+    let dir = scratch.join(System::Skein.name());
+    std::fs::create_dir_all(&dir)?;
+    let mut launch = skein_command(&dir, skein_bin, true)?;
+    launch.cmd.args(extra);
+    spawn(System::Skein, &dir, launch)
+}
+
+fn spawn(system: System, dir: &Path, mut launch: Launch) -> Result<Server> {
+    let log = dir.join("server.log");
     println!("    $ {}", crate::proc::display(&launch.cmd));
     let guard = ChildGuard::spawn(system.name(), &mut launch.cmd, &log)?;
     let mut server = Server {
@@ -81,9 +105,10 @@ pub(crate) fn start(system: System, scratch: &Path, skein_bin: Option<&Path>) ->
         base: format!("http://127.0.0.1:{}", launch.http_port),
         version: launch.version,
         guard,
+        dns: None,
         log,
     };
-    wait_ready(&mut server)?;
+    wait_ready(&mut server, launch.dns)?;
     Ok(server)
 }
 
@@ -98,7 +123,9 @@ fn free_ports(n: usize) -> Result<Vec<u16>> {
         .collect::<std::io::Result<Vec<_>>>()?)
 }
 
-fn skein_command(dir: &Path, given: Option<&Path>) -> Result<Launch> {
+/// `skein agent -server -bootstrap` with a data dir and no DNS, or with `dns`, `skein agent
+/// -dev` with `-dns-port=0`.
+fn skein_command(dir: &Path, given: Option<&Path>, dns: bool) -> Result<Launch> {
     let bin = match given {
         Some(bin) => bin.to_path_buf(),
         None => {
@@ -110,11 +137,16 @@ fn skein_command(dir: &Path, given: Option<&Path>) -> Result<Launch> {
     let [http, server, lan, wan] = <[u16; 4]>::try_from(free_ports(4)?)
         .map_err(|_| anyhow::anyhow!("invariant: free_ports(4) returns 4 ports"))?;
     let mut cmd = Command::new(&bin);
-    cmd.args(["agent", "-server", "-bootstrap", "-node=bench"])
-        .arg(format!("-data-dir={}", dir.join("data").display()))
-        .args(["-bind=127.0.0.1", "-client=127.0.0.1"])
+    cmd.arg("agent");
+    if dns {
+        cmd.args(["-dev", "-node=bench", "-dns-port=0"]);
+    } else {
+        cmd.args(["-server", "-bootstrap", "-node=bench"])
+            .arg(format!("-data-dir={}", dir.join("data").display()))
+            .arg("-dns-port=-1");
+    }
+    cmd.args(["-bind=127.0.0.1", "-client=127.0.0.1"])
         .arg(format!("-http-port={http}"))
-        .arg("-dns-port=-1")
         .arg(format!("-server-port={server}"))
         .arg(format!("-serf-lan-port={lan}"))
         .arg(format!("-serf-wan-port={wan}"));
@@ -127,6 +159,7 @@ fn skein_command(dir: &Path, given: Option<&Path>) -> Result<Launch> {
         cmd,
         http_port: http,
         version,
+        dns,
     })
 }
 
@@ -151,6 +184,7 @@ fn etcd_command(dir: &Path) -> Result<Launch> {
         cmd,
         http_port: client,
         version: first.replace("etcd Version: ", "etcd "),
+        dns: false,
     })
 }
 
@@ -180,8 +214,9 @@ fn ensure_etcd() -> Result<()> {
     Ok(())
 }
 
-/// Polls the server's readiness endpoint; fails early if the process exits.
-fn wait_ready(server: &mut Server) -> Result<()> {
+/// Polls the server's readiness endpoint (and, with `dns`, reads the DNS address from
+/// skein's ready line); fails early if the process exits.
+fn wait_ready(server: &mut Server, dns: bool) -> Result<()> {
     let agent = super::load::agent();
     let (path, ready): (&str, fn(&str) -> bool) = match server.system {
         // a JSON string naming the leader, e.g. "127.0.0.1:8300"
@@ -211,10 +246,45 @@ fn wait_ready(server: &mut Server) -> Result<()> {
             && r.status().is_success()
             && r.body_mut().read_to_string().is_ok_and(|b| ready(&b))
         {
-            return Ok(());
+            if !dns {
+                return Ok(());
+            }
+            server.dns = ready_line_dns(&server.log);
+            if server.dns.is_some() {
+                return Ok(());
+            }
         }
         sleep(Duration::from_millis(100));
     }
+}
+
+/// The first DNS address in skein's JSON ready line (`{"ready":true,...,"dns":["ADDR"]}`,
+/// printed on stdout, which goes to the log).
+fn ready_line_dns(log: &Path) -> Option<SocketAddr> {
+    let text = std::fs::read_to_string(log).ok()?;
+    text.lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["ready"] == true)?["dns"][0]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// The CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
+pub(crate) fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name, which is in parentheses and may hold spaces:
+    // state is field 3, utime field 14, stime field 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let per_sec = output(Command::new("getconf").arg("CLK_TCK"))
+        .ok()
+        .and_then(|t| t.parse::<u64>().ok())
+        .filter(|&t| t > 0)
+        .unwrap_or(100);
+    Some(Duration::from_secs_f64(ticks as f64 / per_sec as f64))
 }
 
 /// `VmRSS` of a process in KiB, from `/proc/<pid>/status`.
