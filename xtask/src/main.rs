@@ -8,11 +8,13 @@
 //! - `bench catalog`: registrations, memory and health reads at scale.
 //! - `bench dns`: skein's DNS interface vs dnsmasq under dnsperf.
 //! - `fuzz dns`: the DNS fuzz target with many cases (by hand, never in CI).
+//! - `jepsen`: the fault-injection linearizability test with a long load phase.
 #![allow(clippy::print_stdout)]
 
 mod bench;
 mod compat;
 mod fuzz;
+mod jepsen;
 mod junit;
 mod proc;
 mod system;
@@ -42,7 +44,10 @@ usage: cargo xtask <verb> [options]
         dnsperf against skein's DNS interface (`agent -dev`, -log-level=L if given)
         and dnsmasq, same three A records (installs dnsperf and dnsmasq-base if missing)
   fuzz dns [--cases 100000]
-        the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release";
+        the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release
+  jepsen [--seconds 300]
+        KV linearizability on a 3-server cluster under kill -9, leader pauses and
+        iptables partitions (tests/integration/jepsen.rs), release";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +70,7 @@ fn run(args: &[String]) -> Result<()> {
         "compat" => compat::run(&compat::Options::parse(rest)?),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "jepsen" => jepsen::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

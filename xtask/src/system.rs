@@ -34,6 +34,12 @@ pub(crate) const DNSMASQ: Package = Package {
     package: "dnsmasq-base",
 };
 
+/// `iptables`, which the fault-injection test partitions servers with.
+pub(crate) const IPTABLES: Package = Package {
+    program: "iptables",
+    package: "iptables",
+};
+
 /// Installs the packages whose programs are missing, with apt-get (as
 /// root, or through sudo).
 pub(crate) fn ensure(packages: &[Package]) -> Result<()> {

@@ -53,7 +53,7 @@ pub(crate) fn verify(opts: &Options) -> Result<()> {
         "warnings",
     ];
     run_step("clippy", cargo().args(clippy))?;
-    system::ensure(&[system::DIG])?;
+    system::ensure(&[system::DIG, system::IPTABLES])?;
     workspace_tests(opts.no_fail_fast)
 }
 
