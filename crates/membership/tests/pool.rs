@@ -456,10 +456,9 @@ async fn malformed_packets_do_not_break_a_pool() {
     }
 }
 
-/// Failure detection with Consul's LAN timing; slow, run by hand with
-/// `cargo test -p skein-membership --test pool -- --ignored --nocapture`.
+/// Failure detection with Consul's LAN timing (several seconds; prints
+/// the time each member took).
 #[tokio::test]
-#[ignore = "takes several seconds with LAN timing"]
 async fn failure_detection_with_lan_timing() {
     trace_init();
     let names = ["s1", "c1", "c2"];
