@@ -72,6 +72,7 @@ const COMMANDS: &[&Command] = &[
     &snapshot::save::COMMAND,
     &snapshot::restore::COMMAND,
     &operator::raft::list_peers::COMMAND,
+    &operator::raft::remove_peer::COMMAND,
     &version::COMMAND,
     &watch::COMMAND,
 ];

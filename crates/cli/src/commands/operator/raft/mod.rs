@@ -1,3 +1,4 @@
 //! `operator raft` commands.
 
 pub(crate) mod list_peers;
+pub(crate) mod remove_peer;
