@@ -47,6 +47,16 @@ fn members(agent: &Agent) -> Vec<(String, u64)> {
         .unwrap_or_default()
 }
 
+/// `PUT /v1/agent/leave`, then the process exits cleanly.
+fn leave(mut agent: Agent) {
+    assert_eq!(put(&agent.url("/v1/agent/leave"), "").status, 200);
+    let status = agent.wait_exit(Duration::from_secs(15));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit after leave: {status:?}"
+    );
+}
+
 fn serf_health(agent: &Agent, node: &str) -> Option<String> {
     let checks = get(&agent.url(&format!("/v1/health/node/{node}"))).json();
     checks
@@ -193,13 +203,7 @@ fn a_server_that_leaves_gracefully_is_deregistered_and_leaves_raft() {
             == 3
     });
     // s2 leaves gracefully.
-    let mut leaving = servers.remove(2);
-    assert_eq!(put(&leaving.url("/v1/agent/leave"), "").status, 200);
-    assert!(
-        leaving
-            .wait_exit(Duration::from_secs(15))
-            .is_some_and(|s| s.success())
-    );
+    leave(servers.remove(2));
     wait_until(
         Duration::from_secs(15),
         "s2 seen as left and deregistered",
@@ -389,13 +393,7 @@ fn client_agents_join_serve_the_catalog_and_are_reconciled() {
         "client failure reached the catalog {:?} after the kill",
         started.elapsed()
     );
-    let mut leaving = clients.remove(0);
-    assert_eq!(put(&leaving.url("/v1/agent/leave"), "").status, 200);
-    assert!(
-        leaving
-            .wait_exit(Duration::from_secs(15))
-            .is_some_and(|s| s.success())
-    );
+    leave(clients.remove(0));
     wait_until(
         Duration::from_secs(15),
         "the client that left deregistered",

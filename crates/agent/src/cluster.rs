@@ -199,31 +199,22 @@ fn has_port(addr: &str) -> bool {
     }
 }
 
-/// The alive client agents of `dc`: raft id → RPC address.
-fn alive_clients(members: &[Member], dc: &str) -> BTreeMap<u64, String> {
+/// Consul's `role` tag of servers.
+const SERVER: &str = "consul";
+/// Consul's `role` tag of client agents.
+const CLIENT: &str = "node";
+
+/// The alive members of `dc` with `role`: raft id → RPC address.
+fn alive(members: &[Member], dc: &str, role: &str) -> BTreeMap<u64, String> {
     members
         .iter()
-        .filter(|m| m.status == MemberStatus::Alive && is_client(m, dc))
+        .filter(|m| m.status == MemberStatus::Alive && has_role(m, dc, role))
         .filter_map(|m| Some((raft_id(m)?, rpc_addr(m)?)))
         .collect()
 }
 
-fn is_client(m: &Member, dc: &str) -> bool {
-    m.tags.get("role").map(String::as_str) == Some("node")
-        && m.tags.get("dc").map(String::as_str) == Some(dc)
-}
-
-/// The alive servers of `dc`: raft id → RPC address.
-fn alive_servers(members: &[Member], dc: &str) -> BTreeMap<u64, String> {
-    members
-        .iter()
-        .filter(|m| m.status == MemberStatus::Alive && is_server(m, dc))
-        .filter_map(|m| Some((raft_id(m)?, rpc_addr(m)?)))
-        .collect()
-}
-
-fn is_server(m: &Member, dc: &str) -> bool {
-    m.tags.get("role").map(String::as_str) == Some("consul")
+fn has_role(m: &Member, dc: &str, role: &str) -> bool {
+    m.tags.get("role").map(String::as_str) == Some(role)
         && m.tags.get("dc").map(String::as_str) == Some(dc)
 }
 
@@ -245,7 +236,7 @@ async fn form(pool: Arc<GossipPool>, server: Arc<Server>, expect: usize, dc: Str
         if server.is_initialized().await {
             return;
         }
-        let servers = alive_servers(&pool.members(), &dc);
+        let servers = alive(&pool.members(), &dc, SERVER);
         let me = server.options().raft_id;
         if servers.len() >= expect && servers.keys().next() == Some(&me) {
             match server.initialize_cluster(servers).await {
@@ -284,7 +275,7 @@ async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String) {
 async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
     let members = pool.members();
     let peers = server.peers();
-    for (id, addr) in alive_servers(&members, dc) {
+    for (id, addr) in alive(&members, dc, SERVER) {
         if !peers.iter().any(|p| p.id == id && p.voter)
             && let Err(e) = server.add_voter(id, &addr).await
         {
@@ -292,7 +283,7 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
         }
     }
     let learners = server.learner_ids();
-    for (id, addr) in alive_clients(&members, dc) {
+    for (id, addr) in alive(&members, dc, CLIENT) {
         if !learners.contains(&id)
             && let Err(e) = server.add_learner(id, &addr).await
         {
@@ -301,7 +292,7 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
     }
     for m in &members {
         if m.status == MemberStatus::Left
-            && is_client(m, dc)
+            && has_role(m, dc, CLIENT)
             && let Some(id) = raft_id(m)
             && learners.contains(&id)
             && let Err(e) = server.remove_learner(id).await
@@ -309,7 +300,7 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
             warn!(learner = id, error = %e, "removing a client agent that left");
         }
         if m.status == MemberStatus::Left
-            && is_server(m, dc)
+            && has_role(m, dc, SERVER)
             && let Some(id) = raft_id(m)
             && id != server.options().raft_id
             && peers.iter().any(|p| p.id == id)
