@@ -321,7 +321,7 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
 /// status, if any is needed.
 fn catalog_change(server: &Server, m: &Member) -> Option<Op> {
     let store = server.store().read().ok()?;
-    let (_, node) = store.node(&m.name);
+    let node = store.node_record(&m.name).filter(|n| n.node == m.name);
     let serf = store
         .node_checks(&m.name)
         .1

@@ -20,6 +20,23 @@ pub struct Registration {
     pub checks: Vec<Check>,
 }
 
+/// Catalog counts (`/v1/operator/usage`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Index of the catalog tables.
+    pub index: Index,
+    /// Distinct service names.
+    pub services: usize,
+    /// Service instances.
+    pub instances: usize,
+    /// Instances of kind `connect-proxy`.
+    pub connect_proxies: usize,
+    /// Plain instances other than the servers' `consul` service.
+    pub billable: usize,
+    /// Nodes.
+    pub nodes: usize,
+}
+
 /// A service instance, its node and its aggregated health, borrowed from
 /// the store (no clones), for readers that only need the verdict (DNS).
 #[derive(Debug, Clone, Copy)]
@@ -296,6 +313,21 @@ impl Store {
             self.catalog_index(),
             self.data.nodes.values().cloned().collect(),
         )
+    }
+
+    /// Catalog counts for `/v1/operator/usage`, without copying records.
+    pub fn usage(&self) -> Usage {
+        let instances = || self.data.services.values().flat_map(|s| s.values());
+        Usage {
+            index: self.catalog_index(),
+            services: self.by_service.len(),
+            instances: instances().count(),
+            connect_proxies: instances().filter(|s| s.kind == "connect-proxy").count(),
+            billable: instances()
+                .filter(|s| s.kind.is_empty() && s.service != "consul")
+                .count(),
+            nodes: self.data.nodes.len(),
+        }
     }
 
     /// One node's record, borrowed; the name matches exactly, else

@@ -28,7 +28,7 @@ mod store;
 mod txn;
 mod watch;
 
-pub use catalog::{HealthEntry, InstanceHealth, Registration};
+pub use catalog::{HealthEntry, InstanceHealth, Registration, Usage};
 pub use command::{Command, Op, Outcome};
 pub use error::ApplyError;
 pub use store::{Autopilot, StateData, Store};

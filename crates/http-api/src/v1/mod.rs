@@ -114,3 +114,15 @@ pub(crate) fn catalog_topics(near: Option<&str>) -> Vec<skein_state::Topic> {
     }
     topics
 }
+
+/// Runs `f` under the store's read lock.
+pub(crate) fn read_store<T>(
+    state: &ApiState,
+    f: impl FnOnce(&skein_state::Store) -> T,
+) -> Result<T, ApiError> {
+    let store = state.backend.store();
+    let guard = store
+        .read()
+        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
+    Ok(f(&guard))
+}

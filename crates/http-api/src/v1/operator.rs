@@ -10,7 +10,7 @@ use axum::routing::{delete, get, post};
 use serde_json::{Map, Value, json};
 use skein_state::Op;
 
-use super::authorize;
+use super::{authorize, read_store};
 use crate::query::Req;
 use crate::response::{json as json_response, ok, read_headers};
 use crate::{Access, ApiError, ApiState, MemberInfo, Peer};
@@ -132,11 +132,7 @@ fn autopilot_current(state: &ApiState) -> Result<(Map<String, Value>, u64, u64),
         Value::Object(m) => m.clone(),
         _ => Map::new(),
     };
-    let store = state.backend.store();
-    let store = store
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-    let (create, modify) = match store.autopilot() {
+    let (create, modify) = read_store(state, |store| match store.autopilot() {
         Some(a) => {
             if let Value::Object(set) = &a.config {
                 config.extend(set.clone());
@@ -144,7 +140,7 @@ fn autopilot_current(state: &ApiState) -> Result<(Map<String, Value>, u64, u64),
             (a.create_index, a.modify_index)
         }
         None => (0, 0),
-    };
+    })?;
     Ok((config, create, modify))
 }
 
@@ -364,34 +360,18 @@ async fn keyring(State(state): State<ApiState>, req: Req) -> Result<Response, Ap
 async fn usage(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorRead)?;
     let meta = state.backend.read_barrier(req.consistency).await?;
-    let store = state.backend.store();
-    let (index, counts) = {
-        let store = store
-            .read()
-            .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-        let (index, instances) = store.service_instances();
-        let services = store.services().1.len();
-        let nodes = store.nodes().1.len();
-        let proxies = instances
-            .iter()
-            .filter(|(_, s)| s.kind == "connect-proxy")
-            .count();
-        let billable = instances
-            .iter()
-            .filter(|(_, s)| s.kind.is_empty() && s.service != "consul")
-            .count();
-        let counts = json!({
-            "Services": services,
-            "ServiceInstances": instances.len(),
-            "ConnectServiceInstances": {
-                "api-gateway": 0, "connect-native": 0, "connect-proxy": proxies,
-                "ingress-gateway": 0, "mesh-gateway": 0, "terminating-gateway": 0,
-            },
-            "BillableServiceInstances": billable,
-            "Nodes": nodes,
-        });
-        (index, counts)
-    };
+    let u = read_store(&state, |store| store.usage())?;
+    let counts = json!({
+        "Services": u.services,
+        "ServiceInstances": u.instances,
+        "ConnectServiceInstances": {
+            "api-gateway": 0, "connect-native": 0, "connect-proxy": u.connect_proxies,
+            "ingress-gateway": 0, "mesh-gateway": 0, "terminating-gateway": 0,
+        },
+        "BillableServiceInstances": u.billable,
+        "Nodes": u.nodes,
+    });
+    let index = u.index;
     Ok(ok(&json!({
         "Usage": { state.agent.datacenter.clone(): counts },
         "Index": index,

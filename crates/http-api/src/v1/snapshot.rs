@@ -29,11 +29,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 async fn save(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Management)?;
     let meta = state.backend.read_barrier(req.consistency).await?;
-    let store = state.backend.store();
-    let data = store
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?
-        .snapshot();
+    let data = super::read_store(&state, |s| s.snapshot())?;
     let archive =
         archive(&data).map_err(|e| ApiError::Internal(format!("writing snapshot: {e}")))?;
     let mut headers = read_headers(&state, data.index, meta, req.consistency);

@@ -111,13 +111,7 @@ pub(crate) async fn apply(
 
 async fn read(state: &ApiState, req: &Req, ops: &[TxnOp]) -> Result<Response, ApiError> {
     let meta = state.backend.read_barrier(req.consistency).await?;
-    let store = state.backend.store();
-    let (index, result) = {
-        let s = store
-            .read()
-            .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-        s.txn_read(ops)
-    };
+    let (index, result) = super::read_store(state, |s| s.txn_read(ops))?;
     Ok(render_result(
         read_headers(state, index, meta, req.consistency),
         result,
