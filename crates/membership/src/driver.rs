@@ -16,16 +16,17 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::broadcast::{Handler, Item};
 use crate::config::{Timing, deadline};
 use crate::identity::NodeId;
-use crate::intent::{Intent, IntentHandler, IntentKind};
+use crate::intent::{Intent, IntentKind};
 use crate::member::MemberStatus;
 use crate::shared::Shared;
 use crate::timers::{Due, LeaveStage, TimerQueue};
 use crate::wire::{self, Packet};
 
 /// The foca instance a pool drives.
-pub(crate) type Gossip = Foca<NodeId, PostcardCodec, StdRng, IntentHandler>;
+pub(crate) type Gossip = Foca<NodeId, PostcardCodec, StdRng, Handler>;
 
 /// Receive buffer: any datagram fits, so oversized ones reach foca and are
 /// rejected there instead of being silently truncated.
@@ -40,6 +41,8 @@ pub(crate) enum Command {
     },
     SetTags(BTreeMap<String, String>),
     ForceLeave(String),
+    /// Spread an encoded broadcast item (a user event).
+    Broadcast(Vec<u8>),
     /// Leave gracefully; `done` fires once gone.
     Leave {
         done: oneshot::Sender<()>,
@@ -154,6 +157,7 @@ impl Driver {
             Command::Join { addr, done } => self.start_join(addr, done),
             Command::SetTags(tags) => self.change_tags(tags),
             Command::ForceLeave(name) => self.force_leave(name),
+            Command::Broadcast(item) => self.spread(&item),
         }
     }
 
@@ -461,10 +465,24 @@ impl Driver {
         }
     }
 
+    /// Queues an encoded item (the handler applies it here too) and
+    /// sends it out at once.
+    fn spread(&mut self, item: &[u8]) {
+        match self.foca.add_broadcast(item) {
+            Ok(true) => {
+                if let Err(error) = self.foca.broadcast(&mut self.runtime) {
+                    debug!(%error, "broadcasting failed");
+                }
+            }
+            Ok(false) => debug!("broadcast item already known"),
+            Err(error) => warn!(%error, "queueing a broadcast item failed"),
+        }
+    }
+
     /// Adds an intent to foca's broadcasts (and, through the handler, to
     /// our table). Returns whether it was news.
     fn broadcast(&mut self, intent: &Intent) -> bool {
-        let data = match intent.encode() {
+        let data = match Item::Intent(intent.clone()).encode() {
             Ok(data) => data,
             Err(error) => {
                 warn!(%error, "encoding a leave intent failed");
@@ -610,7 +628,7 @@ mod tests {
             Timing::fast().foca_config(2),
             StdRng::seed_from_u64(seed),
             PostcardCodec,
-            IntentHandler::new(shared),
+            Handler::new(shared),
         );
         Node {
             foca,
@@ -635,7 +653,16 @@ mod tests {
                 };
                 nodes[0]
                     .foca
-                    .add_broadcast(&intent.encode().unwrap())
+                    .add_broadcast(&Item::Intent(intent).encode().unwrap())
+                    .unwrap();
+                let event = crate::event::EventMsg {
+                    ltime: 5,
+                    name: "deploy".into(),
+                    payload: b"v2".to_vec(),
+                };
+                nodes[1]
+                    .foca
+                    .add_broadcast(&Item::Event(event).encode().unwrap())
                     .unwrap();
             }
             let mut timers: Vec<(usize, Timer<NodeId>)> = Vec::new();

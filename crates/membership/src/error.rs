@@ -65,6 +65,42 @@ pub enum MembershipError {
         /// The local node's name.
         name: String,
     },
+    /// A user event's name plus payload is over Serf's limit
+    /// ([`crate::USER_EVENT_SIZE_LIMIT`]); Serf's error text.
+    #[error("user event exceeds configured limit of {limit} bytes before encoding")]
+    UserEventTooLarge {
+        /// Name plus payload, in bytes.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The encoded user event is over Serf's limit; Serf's error text.
+    #[error("encoded user event exceeds configured limit of {limit} bytes after encoding")]
+    EncodedUserEventTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The encoded user event would not fit in a gossip packet next to
+    /// the packet's header (which carries node identities with their tags).
+    #[error(
+        "encoded user event of {size} bytes does not fit in a gossip packet (room for {limit} bytes)"
+    )]
+    UserEventExceedsPacket {
+        /// The encoded size.
+        size: usize,
+        /// The room left in a packet.
+        limit: usize,
+    },
+    /// Something could not be encoded for the wire.
+    #[error("encoding a {what}: {reason}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// The encoder's error, as text.
+        reason: String,
+    },
     /// The pool has left or was shut down.
     #[error("the gossip pool has stopped")]
     Stopped,

@@ -56,9 +56,14 @@ impl NodeId {
         }
     }
 
+    /// The encoded size in bytes.
+    pub(crate) fn encoded_len(&self) -> usize {
+        postcard::experimental::serialized_size(self).unwrap_or(usize::MAX)
+    }
+
     /// Fails when the encoded identity is over [`MAX_IDENTITY_BYTES`].
     pub(crate) fn check_size(&self) -> Result<()> {
-        let size = postcard::to_allocvec(self).map_or(usize::MAX, |v| v.len());
+        let size = self.encoded_len();
         if size > MAX_IDENTITY_BYTES {
             return Err(MembershipError::IdentityTooLarge {
                 size,

@@ -8,14 +8,7 @@
 //! it `left` instead of `failed`. `force-leave` broadcasts a
 //! [`IntentKind::ForceLeave`] intent, which turns a failed member `left`.
 
-use std::sync::Arc;
-use std::time::Instant;
-
 use serde::{Deserialize, Serialize};
-use tracing::{debug, trace};
-
-use crate::identity::NodeId;
-use crate::shared::Shared;
 
 /// Who asked for the leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,13 +30,8 @@ pub(crate) struct Intent {
 /// What foca keeps per intent to drop staler ones from its backlog.
 #[derive(Debug)]
 pub(crate) struct IntentKey {
-    name: String,
-    generation: u64,
-}
-
-/// Receives intents inside foca and applies them to the member table.
-pub(crate) struct IntentHandler {
-    shared: Arc<Shared>,
+    pub(crate) name: String,
+    pub(crate) generation: u64,
 }
 
 /// An intent that does not decode.
@@ -73,43 +61,6 @@ impl Intent {
 impl foca::Invalidates for IntentKey {
     fn invalidates(&self, other: &Self) -> bool {
         self.name == other.name && self.generation >= other.generation
-    }
-}
-
-// === impl IntentHandler ===
-
-impl IntentHandler {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Self { shared }
-    }
-}
-
-impl foca::BroadcastHandler<NodeId> for IntentHandler {
-    type Key = IntentKey;
-    type Error = IntentError;
-
-    fn receive_item(
-        &mut self,
-        data: &[u8],
-        sender: Option<&NodeId>,
-    ) -> Result<Option<IntentKey>, IntentError> {
-        let intent = Intent::decode(data)?;
-        let fresh = self.shared.lock().receive_intent(&intent, Instant::now());
-        if fresh {
-            debug!(
-                member = %intent.name,
-                generation = intent.generation,
-                kind = ?intent.kind,
-                from = ?sender,
-                "leave intent"
-            );
-        } else {
-            trace!(member = %intent.name, generation = intent.generation, from = ?sender, "stale leave intent");
-        }
-        Ok(fresh.then_some(IntentKey {
-            name: intent.name,
-            generation: intent.generation,
-        }))
     }
 }
 

@@ -19,10 +19,17 @@
 //! - **Join by address.** A small envelope around foca's packets carries a
 //!   hello / hello-ack exchange that learns the identity behind an address,
 //!   then foca's `announce` joins through it.
+//! - **User events.** Serf's fire-and-forget events
+//!   ([`Membership::fire_event`]) ride foca's custom broadcasts next to the
+//!   leave intents (a tag byte tells them apart), ordered by a per-pool
+//!   Lamport clock and delivered once per member through a 512-time
+//!   recent-event buffer, as Serf's `EventBuffer`.
 
+mod broadcast;
 mod config;
 mod driver;
 mod error;
+mod event;
 mod identity;
 mod intent;
 mod member;
@@ -35,6 +42,7 @@ mod wire;
 
 pub use config::{PoolConfig, Timing};
 pub use error::{MembershipError, Result};
+pub use event::{USER_EVENT_SIZE_LIMIT, UserEvent};
 pub use identity::MAX_IDENTITY_BYTES;
 pub use member::{Member, MemberStatus};
 pub use membership::{BoxFuture, Membership};

@@ -3,9 +3,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 
 use crate::error::MembershipError;
+use crate::event::UserEvent;
 use crate::member::Member;
 
 /// A boxed, sendable future borrowing the pool.
@@ -38,4 +39,24 @@ pub trait Membership: Send + Sync + 'static {
     /// Consul's `force-leave`: a failed member becomes `left` everywhere
     /// (an alive one refutes it and stays). Errors if the name is unknown.
     fn force_leave(&self, name: &str) -> Result<(), MembershipError>;
+
+    /// Fires a Serf user event: it spreads to every member by gossip and
+    /// each member, this one included, delivers it once to its
+    /// [`Membership::subscribe_events`] receivers. Returns the event's
+    /// Lamport time.
+    ///
+    /// Errors with Serf's texts when the name plus payload is over
+    /// [`crate::USER_EVENT_SIZE_LIMIT`] bytes
+    /// ([`MembershipError::UserEventTooLarge`]) or the encoded event is
+    /// ([`MembershipError::EncodedUserEventTooLarge`]), and when it would
+    /// not fit in a gossip packet
+    /// ([`MembershipError::UserEventExceedsPacket`]). Delivery is best
+    /// effort, as in Serf: a member that is down while the event spreads
+    /// never sees it.
+    fn fire_event(&self, name: String, payload: Vec<u8>) -> Result<u64, MembershipError>;
+
+    /// A receiver of the user events this member delivers from now on
+    /// (fired here or elsewhere), each once. A receiver that lags more
+    /// than 256 events behind gets `RecvError::Lagged` and skips ahead.
+    fn subscribe_events(&self) -> broadcast::Receiver<UserEvent>;
 }

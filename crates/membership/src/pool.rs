@@ -10,15 +10,16 @@ use futures::future::join_all;
 use rand::SeedableRng;
 use rand::rngs::{StdRng, SysRng};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument, info, info_span};
+use tracing::{Instrument, debug, info, info_span};
 
-use crate::config::{PoolConfig, Timing};
+use crate::broadcast::{Handler, Item};
+use crate::config::{MAX_PACKET, PoolConfig, Timing};
 use crate::driver::{Command, Driver};
 use crate::error::{MembershipError, Result};
+use crate::event::UserEvent;
 use crate::identity::NodeId;
-use crate::intent::IntentHandler;
 use crate::member::Member;
 use crate::membership::{BoxFuture, Membership};
 use crate::shared::Shared;
@@ -68,7 +69,7 @@ impl GossipPool {
         })?;
 
         let shared = Arc::new(Shared::new(Table::new(me.clone(), Instant::now())));
-        let handler = IntentHandler::new(Arc::clone(&shared));
+        let handler = Handler::new(Arc::clone(&shared));
         let span = info_span!("memberlist", node = %me.name);
         let foca = Foca::with_custom_broadcast(
             me.clone(),
@@ -225,6 +226,38 @@ impl Membership for GossipPool {
         info!(member = %name, "force-leave");
         self.send(Command::ForceLeave(name.to_owned()))
     }
+
+    fn fire_event(&self, name: String, payload: Vec<u8>) -> Result<u64> {
+        if self.commands.is_closed() {
+            return Err(MembershipError::Stopped);
+        }
+        let room = event_room(self.shared.lock().local_id().encoded_len());
+        let event = self.shared.events().fire(name, payload, room)?;
+        let ltime = event.ltime;
+        let item = Item::Event(event)
+            .encode()
+            .map_err(|e| MembershipError::Encode {
+                what: "user event",
+                reason: e.to_string(),
+            })?;
+        debug!(ltime, "firing a user event");
+        self.send(Command::Broadcast(item))?;
+        Ok(ltime)
+    }
+
+    fn subscribe_events(&self) -> broadcast::Receiver<UserEvent> {
+        self.shared.subscribe_events()
+    }
+}
+
+/// Room for an encoded user event in a gossip packet whose header carries
+/// two identities of about `identity` bytes (ours and the receiver's),
+/// less foca's framing and the item's tag and length prefix.
+fn event_room(identity: usize) -> usize {
+    const FRAMING: usize = 32;
+    MAX_PACKET
+        .saturating_sub(identity.saturating_mul(2))
+        .saturating_sub(FRAMING)
 }
 
 /// The address to advertise: the configured one (its port defaulting to the

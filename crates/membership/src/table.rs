@@ -64,6 +64,10 @@ impl Table {
         self.local.id.to_member(self.local.status)
     }
 
+    pub(crate) fn local_id(&self) -> &NodeId {
+        &self.local.id
+    }
+
     pub(crate) fn local_name(&self) -> &str {
         &self.local.id.name
     }
