@@ -1,5 +1,5 @@
 //! Generates the tonic service for skein's server RPCs (write forwarding,
-//! read index, session renewal) without protoc: the message is the
+//! read index, session renewal, peer removal, leadership transfer) without protoc: the message is the
 //! hand-written prost struct in `src/rpc/proto.rs`.
 
 fn main() {
@@ -19,6 +19,8 @@ fn main() {
         .method(method("read_index", "ReadIndex"))
         .method(method("session_renew", "SessionRenew"))
         .method(method("remove_peer", "RemovePeer"))
+        .method(method("transfer_leader", "TransferLeader"))
+        .method(method("elect_now", "ElectNow"))
         .build();
     tonic_build::manual::Builder::new().compile(&[service]);
 }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::{Agent, get, put, wait_until};
+use crate::harness::{Agent, get, post, put, wait_until};
 
 /// Starts `n` servers with `-bootstrap-expect=n`, each joining the first.
 fn cluster(n: usize, dir: &std::path::Path) -> Vec<Agent> {
@@ -109,6 +109,57 @@ fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
             .iter()
             .all(|s| get(&s.url("/v1/catalog/service/web")).json()[0]["Node"] == "s1")
     });
+
+    // Hand leadership to a chosen follower, asking through another server.
+    let before = leader(&servers[0]);
+    let config = get(&servers[0].url("/v1/operator/raft/configuration")).json();
+    let target = config["Servers"]
+        .as_array()
+        .expect("servers")
+        .iter()
+        .find(|s| s["Leader"] == false)
+        .expect("a follower")
+        .clone();
+    // Ask a server that neither leads nor is the target.
+    let asked = servers
+        .iter()
+        .find(|s| {
+            let info = get(&s.url("/v1/agent/self")).json();
+            let rpc = format!(
+                "{}:{}",
+                info["Member"]["Addr"].as_str().unwrap_or_default(),
+                info["Member"]["Tags"]["port"].as_str().unwrap_or_default()
+            );
+            rpc != before && Some(rpc.as_str()) != target["Address"].as_str()
+        })
+        .expect("a third server");
+    let started = Instant::now();
+    let r = post(
+        &asked.url(&format!(
+            "/v1/operator/raft/transfer-leader?id={}",
+            target["ID"].as_str().expect("id")
+        )),
+        "",
+    );
+    assert_eq!(
+        (r.status, r.json()["Success"].clone()),
+        (200, true.into()),
+        "{}",
+        r.body
+    );
+    let wanted = target["Address"].as_str().expect("address").to_owned();
+    wait_until(
+        Duration::from_secs(10),
+        "the chosen leader everywhere",
+        || servers.iter().all(|s| leader(s) == wanted),
+    );
+    println!("leadership transferred in {:?}", started.elapsed());
+    assert_eq!(put(&servers[0].url("/v1/kv/moved"), "yes").body, "true");
+    let bogus = post(
+        &servers[0].url("/v1/operator/raft/transfer-leader?id=no-such-server"),
+        "",
+    );
+    assert_eq!(bogus.status, 500, "{}", bogus.body);
 
     // Kill -9 the leader: a new one is elected and writes continue.
     let old = leader(&servers[0]);

@@ -229,6 +229,10 @@ pub(crate) fn try_put(url: &str, body: impl AsRef<[u8]>) -> Option<Resp> {
     client().put(url).send(body.as_ref()).ok().map(read)
 }
 
+pub(crate) fn post(url: &str, body: impl AsRef<[u8]>) -> Resp {
+    read(client().post(url).send(body.as_ref()).expect("POST"))
+}
+
 pub(crate) fn delete(url: &str) -> Resp {
     read(client().delete(url).call().expect("DELETE"))
 }

@@ -81,6 +81,10 @@ impl Backend for ServerBackend {
         Box::pin(async move { self.server.remove_peer(id).await.map_err(map_err) })
     }
 
+    fn transfer_leader(&self, target: Option<u64>) -> BoxFuture<'_, Result<u64, BackendError>> {
+        Box::pin(async move { self.server.transfer_leader(target).await.map_err(map_err) })
+    }
+
     fn raft_term(&self) -> u64 {
         self.server.term()
     }

@@ -195,6 +195,13 @@ impl Client {
         read_response("Put", &url, request.send(body))
     }
 
+    /// `POST path?query` with `body` as the raw request body.
+    pub(crate) fn post(&self, path: &str, query: Query, body: &[u8]) -> Result<Response> {
+        let url = self.url(path, query);
+        let request = self.with_token(self.agent.post(&url));
+        read_response("Post", &url, request.send(body))
+    }
+
     /// `DELETE path?query`.
     pub(crate) fn delete(&self, path: &str, query: Query) -> Result<Response> {
         let url = self.url(path, query);

@@ -67,6 +67,9 @@ pub trait Backend: Send + Sync + 'static {
     fn leave(&self);
     /// Removes a server from the Raft configuration; `false` if unknown.
     fn remove_peer(&self, id: u64) -> BoxFuture<'_, Result<bool, BackendError>>;
+    /// Hands leadership to voter `target` (any up-to-date voter when
+    /// `None`); returns the new leader's id.
+    fn transfer_leader(&self, target: Option<u64>) -> BoxFuture<'_, Result<u64, BackendError>>;
     /// The current Raft term.
     fn raft_term(&self) -> u64;
     /// Raft's progress (`state`, `term`, `last_log_index`, `applied_index`,

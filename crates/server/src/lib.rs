@@ -17,6 +17,7 @@ mod proposer;
 mod rpc;
 mod server;
 mod sessions;
+mod transfer;
 
 pub use error::{Error, Result};
 pub use options::{ServerOptions, raft_id_for};

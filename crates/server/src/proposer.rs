@@ -3,10 +3,12 @@
 //! write is proposed as itself, with no added wait: batches form only from
 //! writes that queued while the previous entry was being committed.
 
+use std::sync::Arc;
+
 use openraft::error::{ClientWriteError, RaftError};
 use skein_raft::Raft;
 use skein_state::{Command, Op, Outcome};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedRwLockWriteGuard, RwLock, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::{Error, Result};
@@ -25,7 +27,13 @@ struct Proposal {
 #[derive(Debug, Clone)]
 pub(crate) struct Proposer {
     tx: mpsc::UnboundedSender<Proposal>,
+    /// Held shared while an entry is proposed; held exclusively while a
+    /// leadership transfer needs the log to stand still.
+    gate: Arc<RwLock<()>>,
 }
+
+/// Proposals wait while this lives (see [`Proposer::pause`]).
+pub(crate) type Paused = OwnedRwLockWriteGuard<()>;
 
 impl std::fmt::Debug for Proposal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,7 +46,15 @@ impl std::fmt::Debug for Proposal {
 impl Proposer {
     pub(crate) fn spawn(raft: Raft) -> (Self, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, tokio::spawn(run(raft, rx)))
+        let gate = Arc::new(RwLock::new(()));
+        let task = tokio::spawn(run(raft, rx, gate.clone()));
+        (Self { tx, gate }, task)
+    }
+
+    /// Stops proposing new entries until the guard drops; waits for the
+    /// entry in flight. Writes queue meanwhile and are proposed after.
+    pub(crate) async fn pause(&self) -> Paused {
+        self.gate.clone().write_owned().await
     }
 
     /// Proposes `op` and waits for its outcome.
@@ -52,7 +68,7 @@ impl Proposer {
     }
 }
 
-async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Proposal>) {
+async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Proposal>, gate: Arc<RwLock<()>>) {
     let mut pending: Option<Proposal> = None;
     loop {
         let first = match pending.take() {
@@ -76,6 +92,7 @@ async fn run(raft: Raft, mut rx: mpsc::UnboundedReceiver<Proposal>) {
         if bytes > MAX_BATCH_BYTES && batch.len() > 1 {
             pending = batch.pop();
         }
+        let _open = gate.read().await;
         propose(&raft, batch).await;
     }
 }

@@ -38,7 +38,7 @@ pub struct Server {
     options: ServerOptions,
     sessions: Arc<SessionTimers>,
     proposer: Proposer,
-    rpc: RpcClients,
+    rpc: Arc<RpcClients>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -92,12 +92,14 @@ impl Server {
         let sessions = Arc::new(SessionTimers::default());
         let (proposer, task) = Proposer::spawn(raft.clone());
         tasks.push(task);
+        let rpc = Arc::new(RpcClients::new(local));
         if let Some(bind) = options.rpc_bind {
             let service = RpcService {
                 proposer: proposer.clone(),
                 raft: raft.clone(),
                 sessions: sessions.clone(),
                 store: store.clone(),
+                clients: rpc.clone(),
             };
             tasks.push(spawn_rpc(bind, raft.clone(), service).await?);
         }
@@ -107,7 +109,7 @@ impl Server {
             options,
             sessions,
             proposer,
-            rpc: RpcClients::new(local),
+            rpc,
             tasks,
         };
         server.bootstrap().await?;
@@ -458,6 +460,18 @@ impl Server {
         match self.leader_route() {
             Route::Local => remove_peer_local(&self.raft, id).await,
             Route::Remote(addr) => self.rpc.remove_peer(&addr, id).await,
+            Route::Unknown => Err(Error::NoLeader),
+        }
+    }
+
+    /// Hands leadership to voter `target` (any up-to-date voter when
+    /// `None`), through the leader. Returns the new leader's id.
+    pub async fn transfer_leader(&self, target: Option<u64>) -> Result<u64> {
+        match self.leader_route() {
+            Route::Local => {
+                crate::transfer::transfer_local(&self.raft, &self.proposer, &self.rpc, target).await
+            }
+            Route::Remote(addr) => self.rpc.transfer_leader(&addr, target).await,
             Route::Unknown => Err(Error::NoLeader),
         }
     }

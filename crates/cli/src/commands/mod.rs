@@ -73,6 +73,7 @@ const COMMANDS: &[&Command] = &[
     &snapshot::restore::COMMAND,
     &operator::raft::list_peers::COMMAND,
     &operator::raft::remove_peer::COMMAND,
+    &operator::raft::transfer_leader::COMMAND,
     &version::COMMAND,
     &watch::COMMAND,
 ];

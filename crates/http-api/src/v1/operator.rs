@@ -103,26 +103,33 @@ async fn remove_peer(State(state): State<ApiState>, req: Req) -> Result<Response
     Ok(ok(&Value::Null))
 }
 
-/// `POST /v1/operator/raft/transfer-leader[?id=]`.
+/// `POST /v1/operator/raft/transfer-leader[?id=]`: hands leadership to
+/// the voter `id`, or to any up-to-date voter.
 async fn transfer_leader(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorWrite)?;
     let peers = state.backend.peers();
     let others: Vec<&Peer> = peers.iter().filter(|p| p.voter && !p.leader).collect();
-    if let Some(id) = req.params.get("id")
-        && !others.iter().any(|p| p.id == id)
-    {
-        return Err(ApiError::Internal(format!(
-            "cannot transfer leadership to {id:?}: not a voter of the Raft configuration"
-        )));
-    }
+    let target = match req.params.get("id") {
+        Some(id) => Some(
+            others
+                .iter()
+                .find(|p| p.id == id)
+                .and_then(|p| p.id.parse::<u64>().ok())
+                .ok_or_else(|| {
+                    ApiError::Internal(format!(
+                        "cannot transfer leadership to {id:?}: not a voter of the Raft configuration"
+                    ))
+                })?,
+        ),
+        None => None,
+    };
     if others.is_empty() {
         return Err(ApiError::Internal(
             "cannot transfer leadership: no other voter in the Raft configuration".into(),
         ));
     }
-    Err(ApiError::Internal(
-        "leadership transfer is not supported by this skein version; stop the leader to move leadership".into(),
-    ))
+    state.backend.transfer_leader(target).await?;
+    Ok(ok(&json!({ "Success": true })))
 }
 
 /// The stored autopilot configuration over the configured defaults, with

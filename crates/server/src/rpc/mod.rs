@@ -1,7 +1,7 @@
 //! Server-to-server RPCs on the server port, beside Raft's own: a follower
 //! forwards writes to the leader, asks it for a read index before a
-//! consistent read, and hands it session renewals (the TTL timers run on
-//! the leader). Payloads are JSON in one protobuf bytes field, like the
+//! consistent read, hands it session renewals (the TTL timers run on
+//! the leader), peer removals and leadership transfers. Payloads are JSON in one protobuf bytes field, like the
 //! Raft transport's.
 
 pub(crate) mod proto;
@@ -71,6 +71,7 @@ pub(crate) struct RpcService {
     pub(crate) raft: Raft,
     pub(crate) sessions: Arc<SessionTimers>,
     pub(crate) store: SharedStore,
+    pub(crate) clients: Arc<RpcClients>,
 }
 
 impl RpcService {
@@ -88,6 +89,31 @@ impl Rpc for RpcService {
     ) -> std::result::Result<Response<RpcPayload>, Status> {
         let id: u64 = decode(req)?;
         let result: WireResult<bool> = crate::server::remove_peer_local(&self.raft, id)
+            .await
+            .map_err(Into::into);
+        encode(&result)
+    }
+
+    /// Hands leadership to the voter named in the request, or to any
+    /// up-to-date voter (this server must lead).
+    async fn transfer_leader(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let target: Option<u64> = decode(req)?;
+        let result: WireResult<u64> =
+            crate::transfer::transfer_local(&self.raft, &self.proposer, &self.clients, target)
+                .await
+                .map_err(Into::into);
+        encode(&result)
+    }
+
+    /// Campaigns at once: the last step of a leadership transfer.
+    async fn elect_now(
+        &self,
+        _req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let result: WireResult<()> = crate::transfer::elect_now(&self.raft)
             .await
             .map_err(Into::into);
         encode(&result)
@@ -186,6 +212,8 @@ impl RpcClients {
             Method::ReadIndex => client.read_index(request).await,
             Method::SessionRenew => client.session_renew(request).await,
             Method::RemovePeer => client.remove_peer(request).await,
+            Method::TransferLeader => client.transfer_leader(request).await,
+            Method::ElectNow => client.elect_now(request).await,
         }
         .map_err(|s| Error::Unreachable {
             addr: addr.to_owned(),
@@ -211,6 +239,16 @@ impl RpcClients {
         self.call(addr, Method::RemovePeer, &id).await
     }
 
+    /// Asks the leader at `addr` to hand leadership over.
+    pub(crate) async fn transfer_leader(&self, addr: &str, target: Option<u64>) -> Result<u64> {
+        self.call(addr, Method::TransferLeader, &target).await
+    }
+
+    /// Asks the server at `addr` to campaign now.
+    pub(crate) async fn elect_now(&self, addr: &str) -> Result<()> {
+        self.call(addr, Method::ElectNow, &()).await
+    }
+
     /// Renews a session on the leader at `addr`.
     pub(crate) async fn session_renew(&self, addr: &str, id: &str) -> Result<bool> {
         self.call(addr, Method::SessionRenew, &id).await
@@ -223,4 +261,6 @@ enum Method {
     ReadIndex,
     SessionRenew,
     RemovePeer,
+    TransferLeader,
+    ElectNow,
 }

@@ -2,3 +2,4 @@
 
 pub(crate) mod list_peers;
 pub(crate) mod remove_peer;
+pub(crate) mod transfer_leader;
