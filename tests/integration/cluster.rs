@@ -161,6 +161,14 @@ fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
     );
     assert_eq!(bogus.status, 500, "{}", bogus.body);
 
+    // Keep dead servers in the configuration for now, so the dead one
+    // below stays until force-leave (autopilot would remove it otherwise).
+    let r = put(
+        &servers[0].url("/v1/operator/autopilot/configuration"),
+        r#"{"CleanupDeadServers": false}"#,
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "true"));
+
     // Kill -9 the leader: a new one is elected and writes continue.
     let old = leader(&servers[0]);
     let at = servers
@@ -289,6 +297,7 @@ fn fixed_server(i: usize, dir: &std::path::Path, join: Option<&str>) -> Agent {
         "-serf-lan-port=8301".to_owned(),
         "-hcl=raft_snapshot_threshold = 64".to_owned(),
         "-hcl=raft_trailing_logs = 16".to_owned(),
+        "-hcl=autopilot { server_stabilization_time = \"2s\" }".to_owned(),
     ];
     if let Some(join) = join {
         extra.push(format!("-retry-join={join}"));
@@ -347,7 +356,27 @@ fn a_server_that_was_down_catches_up_from_a_snapshot() {
         },
     );
 
-    let restarted = fixed_server(follower, dir.path(), Some(seed));
+    // Autopilot removes the dead voter (dead-server cleanup is on by
+    // default) ...
+    let voters = |s: &Agent| {
+        get(&s.url("/v1/status/peers"))
+            .json()
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let at_writer = Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "autopilot to remove the dead server",
+        || voters(servers[writer].as_ref().unwrap()) == 2,
+    );
+    println!(
+        "dead server removed {:?} after the writes",
+        at_writer.elapsed()
+    );
+
+    let via = format!("127.0.0.{}:8301", 41 + writer);
+    let restarted = fixed_server(follower, dir.path(), Some(&via));
     wait_until(
         Duration::from_secs(20),
         "the restarted server to catch up",
@@ -360,6 +389,15 @@ fn a_server_that_was_down_catches_up_from_a_snapshot() {
         raft_stat(&restarted, "last_snapshot_index") > behind,
         "the restarted server installed a snapshot past what it had"
     );
+    // ... and makes it a voter again once it has been stable for the
+    // configured 2 s.
+    let back = Instant::now();
+    wait_until(
+        Duration::from_secs(30),
+        "the restarted server voting again",
+        || voters(&restarted) == 3,
+    );
+    println!("voter again after {:?}", back.elapsed());
     let r = get(&restarted.url("/v1/kv/k0?consistent&raw"));
     assert_eq!(r.body, "v0");
 }

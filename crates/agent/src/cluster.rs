@@ -1,15 +1,15 @@
 //! The agent's place in its datacenter: the LAN gossip pool, joining it,
 //! forming the Raft group once `bootstrap_expect` servers have met, and
 //! the leader's reconciliation of the pool into Raft and the catalog
-//! (new servers become voters, a failed member's `serfHealth` turns
-//! critical, a member that left is deregistered).
+//! (autopilot adds and removes voters, a failed member's `serfHealth`
+//! turns critical, a member that left is deregistered).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use skein_config::RuntimeConfig;
+use skein_config::{Autopilot, RuntimeConfig};
 use skein_http_api::{AgentInfo, ClusterView, MemberInfo};
 use skein_membership::{GossipPool, Member, MemberStatus, Membership, PoolConfig, Timing};
 use skein_server::{Server, raft_id_for};
@@ -18,6 +18,7 @@ use skein_types::{Check, CheckStatus, Node};
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
+use crate::autopilot::{Action, Policy, Stability, View, plan};
 use crate::{Error, Result};
 
 /// Consul's default LAN gossip port, for join addresses without one.
@@ -78,7 +79,12 @@ impl Cluster {
                 dc.clone(),
             )));
         }
-        tasks.push(tokio::spawn(reconcile(pool.clone(), server, dc)));
+        tasks.push(tokio::spawn(reconcile(
+            pool.clone(),
+            server,
+            dc,
+            config.autopilot.clone(),
+        )));
         Ok(Self { pool, tasks })
     }
 
@@ -256,13 +262,15 @@ async fn form(pool: Arc<GossipPool>, server: Arc<Server>, expect: usize, dc: Str
     }
 }
 
-/// On the leader: alive servers become voters and client agents learners,
-/// members that left are removed, and every member's `serfHealth` follows
-/// its gossip status.
-async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String) {
+/// On the leader: autopilot decides which servers vote, client agents
+/// become learners, members that left are removed, and every member's
+/// `serfHealth` follows its gossip status.
+async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String, autopilot: Autopilot) {
     let mut changes = pool.changes();
+    let mut stability = Stability::default();
     loop {
         if server.is_leader() {
+            run_autopilot(&pool.members(), &server, &dc, &autopilot, &mut stability).await;
             reconcile_once(&pool, &server, &dc).await;
         }
         tokio::select! {
@@ -272,16 +280,52 @@ async fn reconcile(pool: Arc<GossipPool>, server: Arc<Server>, dc: String) {
     }
 }
 
+/// Applies what autopilot plans for the servers of `dc`.
+async fn run_autopilot(
+    members: &[Member],
+    server: &Server,
+    dc: &str,
+    configured: &Autopilot,
+    stability: &mut Stability,
+) {
+    let voters: BTreeSet<u64> = server.peers().iter().map(|p| p.id).collect();
+    let mut nodes = server.learner_ids();
+    nodes.extend(voters.iter().copied());
+    let view = View {
+        alive: alive(members, dc, SERVER),
+        failed: members
+            .iter()
+            .filter(|m| m.status == MemberStatus::Failed && has_role(m, dc, SERVER))
+            .filter_map(raft_id)
+            .collect(),
+        voters,
+        nodes,
+        me: server.options().raft_id,
+    };
+    let now = Instant::now();
+    stability.observe(&view.alive, now);
+    let stored = server
+        .store()
+        .read()
+        .ok()
+        .and_then(|s| s.autopilot().map(|a| a.config.clone()));
+    let policy = Policy::effective(configured, stored.as_ref());
+    for action in plan(&view, &policy, stability, now) {
+        let result = match &action {
+            Action::AddNonVoter { id, addr } => server.add_learner(*id, addr).await,
+            Action::Promote { id, addr } => server.add_voter(*id, addr).await,
+            Action::RemoveDead { id } => server.remove_peer(*id).await.map(|_| ()),
+        };
+        match result {
+            Ok(()) => info!(?action, "autopilot"),
+            Err(e) => warn!(?action, error = %e, "autopilot"),
+        }
+    }
+}
+
 async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
     let members = pool.members();
     let peers = server.peers();
-    for (id, addr) in alive(&members, dc, SERVER) {
-        if !peers.iter().any(|p| p.id == id && p.voter)
-            && let Err(e) = server.add_voter(id, &addr).await
-        {
-            warn!(peer = id, %addr, error = %e, "adding a server to raft");
-        }
-    }
     let learners = server.learner_ids();
     for (id, addr) in alive(&members, dc, CLIENT) {
         if !learners.contains(&id)
@@ -292,7 +336,7 @@ async fn reconcile_once(pool: &GossipPool, server: &Server, dc: &str) {
     }
     for m in &members {
         if m.status == MemberStatus::Left
-            && has_role(m, dc, CLIENT)
+            && (has_role(m, dc, CLIENT) || has_role(m, dc, SERVER))
             && let Some(id) = raft_id(m)
             && learners.contains(&id)
             && let Err(e) = server.remove_learner(id).await

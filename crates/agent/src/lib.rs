@@ -8,6 +8,7 @@
 //! It implements `skein_http_api::Backend` over the server role; later it
 //! will also own the agent's local state, checks and anti-entropy.
 
+mod autopilot;
 mod backend;
 mod checks;
 mod cluster;

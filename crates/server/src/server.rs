@@ -42,6 +42,9 @@ pub struct Server {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Shortest wait of a restarted server for a leader before it campaigns.
+const ELECTION_GRACE_FLOOR: Duration = Duration::from_secs(5);
+
 /// Pause between attempts while a leader is elected or a call is retried.
 const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
@@ -113,6 +116,9 @@ impl Server {
             tasks,
         };
         server.bootstrap().await?;
+        if let Some(task) = server.hold_elections_until_heard().await {
+            server.tasks.push(task);
+        }
         if server.options.bootstrap {
             server.wait_for_leader().await?;
         }
@@ -144,6 +150,55 @@ impl Server {
             .map_err(|e| Error::Start(format!("bootstrap: {e}")))?;
         info!(node = %self.options.node_name, "bootstrapped a new raft group");
         Ok(())
+    }
+
+    /// A server restarting into an existing group does not campaign until
+    /// it has heard from a leader, or nobody has led for a grace period.
+    ///
+    /// Its own log may still list it as a voter after the others removed
+    /// it (autopilot's dead-server cleanup, `remove-peer`). Without a
+    /// pre-vote phase its campaigns would raise its term past the leader's,
+    /// and every time the leader contacts it to add it back the leader
+    /// would step down. Once a leader has reached it, it knows the current
+    /// configuration and campaigns only if that makes it a voter.
+    async fn hold_elections_until_heard(&self) -> Option<JoinHandle<()>> {
+        let initialized = self.raft.is_initialized().await.unwrap_or(false);
+        let voters = self
+            .raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .voter_ids()
+            .count();
+        if !initialized || voters < 2 {
+            return None;
+        }
+        let max = Duration::from_millis(self.raft.config().election_timeout_max);
+        let grace = (max * 4).max(ELECTION_GRACE_FLOOR);
+        self.raft.runtime_config().elect(false);
+        let raft = self.raft.clone();
+        let me = self.options.raft_id;
+        // The leader remembered from before the restart proves nothing; a
+        // newer term or new log entries do.
+        let (term, index) = {
+            let m = self.raft.metrics().borrow().clone();
+            (m.current_term, m.last_log_index)
+        };
+        Some(tokio::spawn(async move {
+            let heard = raft
+                .wait(Some(grace))
+                .metrics(
+                    |m| {
+                        m.current_leader.is_some_and(|l| l != me)
+                            && (m.current_term > term || m.last_log_index > index)
+                    },
+                    "a leader's contact",
+                )
+                .await
+                .is_ok();
+            info!(heard, "restarted server: elections enabled");
+            raft.runtime_config().elect(true);
+        }))
     }
 
     async fn wait_for_leader(&self) -> Result<()> {
