@@ -4,8 +4,9 @@
 //! foca (or handles it itself), then drains foca's runtime: notifications
 //! update the member table, timers go into the queue, packets go out.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,7 +21,11 @@ use crate::broadcast::{Handler, Item};
 use crate::config::{Timing, deadline};
 use crate::identity::NodeId;
 use crate::intent::{Intent, IntentKind};
+use crate::keyring::{Keyring, SEAL_OVERHEAD, SEAL_VERSION};
 use crate::member::MemberStatus;
+use crate::query::{
+    KEYRING_EMPTY, KeyAnswer, KeyOp, KeyQuery, KeyringResponse, NO_KEYRING_TO_MODIFY, Pending,
+};
 use crate::shared::Shared;
 use crate::timers::{Due, LeaveStage, TimerQueue};
 use crate::wire::{self, Packet};
@@ -47,8 +52,19 @@ pub(crate) enum Command {
     Leave {
         done: oneshot::Sender<()>,
     },
+    /// Run a keyring operation on every alive member.
+    Keyring {
+        op: KeyOp,
+        done: oneshot::Sender<KeyringResponse>,
+    },
     /// Stop without leaving.
     Shutdown,
+}
+
+/// Gossip encryption state of a pool.
+pub(crate) struct Security {
+    pub(crate) keyring: Option<Keyring>,
+    pub(crate) keyring_file: Option<PathBuf>,
 }
 
 /// Owns foca, the socket and the timers of one pool.
@@ -70,6 +86,10 @@ pub(crate) struct Driver {
     stopped: bool,
     /// Members (including us) foca's configuration was scaled for.
     scaled_for: usize,
+    security: Security,
+    /// Keyring queries we asked, by id.
+    queries: HashMap<u64, Pending>,
+    next_query: u64,
 }
 
 /// A join waiting for its answer.
@@ -95,6 +115,7 @@ impl Driver {
         shared: Arc<Shared>,
         timing: Timing,
         commands: mpsc::UnboundedReceiver<Command>,
+        security: Security,
     ) -> Self {
         Self {
             foca,
@@ -111,6 +132,9 @@ impl Driver {
             leaving: false,
             stopped: false,
             scaled_for: 1,
+            security,
+            queries: HashMap::new(),
+            next_query: 0,
         }
     }
 
@@ -158,10 +182,24 @@ impl Driver {
             Command::SetTags(tags) => self.change_tags(tags),
             Command::ForceLeave(name) => self.force_leave(name),
             Command::Broadcast(item) => self.spread(&item),
+            Command::Keyring { op, done } => self.start_query(op, done),
         }
     }
 
     fn on_packet(&mut self, data: &[u8], from: SocketAddr) {
+        match &self.security.keyring {
+            Some(keyring) => match keyring.open(data) {
+                Some(plain) => self.on_plain_packet(&plain, from),
+                None => debug!(%from, len = data.len(), "dropping a packet no installed key opens"),
+            },
+            None if data.first() == Some(&SEAL_VERSION) && data.len() >= SEAL_OVERHEAD => {
+                debug!(%from, len = data.len(), "dropping an encrypted packet: no keyring");
+            }
+            None => self.on_plain_packet(data, from),
+        }
+    }
+
+    fn on_plain_packet(&mut self, data: &[u8], from: SocketAddr) {
         match wire::decode(data) {
             Err(error) => {
                 debug!(%from, %error, len = data.len(), "dropping malformed gossip packet");
@@ -173,6 +211,8 @@ impl Driver {
             }
             Ok(Packet::Hello(peer)) => self.on_hello(&peer, from),
             Ok(Packet::HelloAck(peer)) => self.on_hello_ack(peer, from),
+            Ok(Packet::KeyQuery(query)) => self.on_key_query(query, from),
+            Ok(Packet::KeyAnswer(answer)) => self.on_key_answer(answer),
         }
     }
 
@@ -188,6 +228,7 @@ impl Driver {
                 Due::JoinRetry => self.retry_joins(now),
                 Due::Leave(stage) => self.leave_step(stage, now),
                 Due::Reap => self.reap(now),
+                Due::QueryTimeout(id) => self.finish_query(id),
             }
         }
     }
@@ -217,6 +258,16 @@ impl Driver {
         self.resolve_joins();
         self.rescale();
         for (to, packet) in std::mem::take(&mut self.outbox) {
+            let packet = match &self.security.keyring {
+                None => packet,
+                Some(keyring) => match keyring.seal(&packet) {
+                    Some(sealed) => sealed,
+                    None => {
+                        warn!(%to, "sealing a gossip packet failed");
+                        continue;
+                    }
+                },
+            };
             if let Err(error) = self.socket.send_to(&packet, to).await {
                 debug!(%to, %error, "sending a gossip packet failed");
             }
@@ -554,6 +605,135 @@ impl Driver {
         }
     }
 
+    // --- keyring queries
+
+    /// Asks every alive member (and ourselves) to apply `op`.
+    fn start_query(&mut self, op: KeyOp, done: oneshot::Sender<KeyringResponse>) {
+        self.next_query = self.next_query.wrapping_add(1);
+        let id = self.next_query;
+        let query = KeyQuery { id, op };
+        let packet = match wire::key_query(&query) {
+            Ok(packet) => packet,
+            Err(error) => {
+                warn!(%error, "encoding a keyring query failed");
+                return;
+            }
+        };
+        let me = self.foca.identity().name.clone();
+        let peers: Vec<(String, SocketAddr)> = self
+            .foca
+            .iter_members()
+            .map(|m| (m.id().name.clone(), m.id().addr))
+            .collect();
+        let mut asked: BTreeSet<String> = peers.iter().map(|(name, _)| name.clone()).collect();
+        asked.insert(me);
+        debug!(
+            id,
+            op = op_name(&query.op),
+            members = asked.len(),
+            "keyring query"
+        );
+        for (_, addr) in peers {
+            self.outbox.push((addr, packet.clone()));
+        }
+        let mut pending = Pending::new(asked, done);
+        let local = self.apply_key_op(&query);
+        if pending.answer(local) {
+            pending.finish();
+            return;
+        }
+        self.queries.insert(id, pending);
+        let at = deadline(Instant::now(), self.timing.query_timeout);
+        self.timers.push(at, Due::QueryTimeout(id));
+    }
+
+    fn on_key_query(&mut self, query: KeyQuery, from: SocketAddr) {
+        if self.leaving {
+            return;
+        }
+        debug!(%from, id = query.id, op = op_name(&query.op), "keyring query from a member");
+        let answer = self.apply_key_op(&query);
+        match wire::key_answer(&answer) {
+            Ok(packet) => self.outbox.push((from, packet)),
+            Err(error) => warn!(%error, "encoding a keyring answer failed"),
+        }
+    }
+
+    fn on_key_answer(&mut self, answer: KeyAnswer) {
+        let id = answer.id;
+        let complete = match self.queries.get_mut(&id) {
+            Some(pending) => pending.answer(answer),
+            None => {
+                debug!(id, node = %answer.node, "late or unknown keyring answer");
+                false
+            }
+        };
+        if complete {
+            self.finish_query(id);
+        }
+    }
+
+    fn finish_query(&mut self, id: u64) {
+        if let Some(pending) = self.queries.remove(&id) {
+            pending.finish();
+        }
+    }
+
+    /// Applies a keyring operation here; Serf's answers.
+    fn apply_key_op(&mut self, query: &KeyQuery) -> KeyAnswer {
+        let mut answer = KeyAnswer {
+            id: query.id,
+            node: self.foca.identity().name.clone(),
+            ok: false,
+            message: String::new(),
+            keys: Vec::new(),
+        };
+        let Some(keyring) = self.security.keyring.as_mut() else {
+            answer.message = match query.op {
+                KeyOp::List => KEYRING_EMPTY,
+                _ => NO_KEYRING_TO_MODIFY,
+            }
+            .to_owned();
+            return answer;
+        };
+        let result = match &query.op {
+            KeyOp::List => {
+                answer.keys = keyring.to_base64();
+                Ok(false)
+            }
+            KeyOp::Install(key) => keyring
+                .install(key)
+                .map(|()| true)
+                .map_err(|e| e.to_string()),
+            KeyOp::Use(key) => keyring.use_key(key).map(|()| true).map_err(str::to_owned),
+            KeyOp::Remove(key) => keyring.remove(key).map(|()| true).map_err(str::to_owned),
+        };
+        match result {
+            Ok(changed) => {
+                answer.ok = true;
+                if changed {
+                    info!(op = op_name(&query.op), "keyring changed");
+                    if let Err(error) = self.save_keyring() {
+                        answer.ok = false;
+                        answer.message = error.to_string();
+                    }
+                }
+            }
+            Err(message) => {
+                warn!(op = op_name(&query.op), %message, "keyring operation failed");
+                answer.message = message;
+            }
+        }
+        answer
+    }
+
+    fn save_keyring(&self) -> crate::error::Result<()> {
+        match (&self.security.keyring, &self.security.keyring_file) {
+            (Some(keyring), Some(path)) => keyring.save(path),
+            _ => Ok(()),
+        }
+    }
+
     // --- housekeeping
 
     fn reap(&mut self, now: Instant) {
@@ -582,6 +762,15 @@ impl Driver {
         if let Err(error) = self.foca.set_config(self.timing.foca_config(size)) {
             debug!(%error, size, "rescaling gossip timing failed");
         }
+    }
+}
+
+fn op_name(op: &KeyOp) -> &'static str {
+    match op {
+        KeyOp::List => "list",
+        KeyOp::Install(_) => "install",
+        KeyOp::Use(_) => "use",
+        KeyOp::Remove(_) => "remove",
     }
 }
 

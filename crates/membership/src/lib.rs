@@ -24,6 +24,12 @@
 //!   leave intents (a tag byte tells them apart), ordered by a per-pool
 //!   Lamport clock and delivered once per member through a 512-time
 //!   recent-event buffer, as Serf's `EventBuffer`.
+//! - **Encryption.** With a [`Keyring`] every datagram (foca's packets and
+//!   our own) is sealed with AES-GCM under the primary key and opened with
+//!   any installed key, as memberlist does. [`Membership::keyring`] runs
+//!   Serf's key-manager operations (list, install, use, remove) on every
+//!   member through a small request/response over the envelope, so a pool
+//!   rotates its key without losing members.
 
 mod broadcast;
 mod config;
@@ -32,9 +38,11 @@ mod error;
 mod event;
 mod identity;
 mod intent;
+mod keyring;
 mod member;
 mod membership;
 mod pool;
+mod query;
 mod shared;
 mod table;
 mod timers;
@@ -44,6 +52,8 @@ pub use config::{PoolConfig, Timing};
 pub use error::{MembershipError, Result};
 pub use event::{USER_EVENT_SIZE_LIMIT, UserEvent};
 pub use identity::MAX_IDENTITY_BYTES;
+pub use keyring::Keyring;
 pub use member::{Member, MemberStatus};
 pub use membership::{BoxFuture, Membership};
 pub use pool::GossipPool;
+pub use query::{KeyringOp, KeyringResponse};

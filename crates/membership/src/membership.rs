@@ -8,6 +8,7 @@ use tokio::sync::{broadcast, watch};
 use crate::error::MembershipError;
 use crate::event::UserEvent;
 use crate::member::Member;
+use crate::query::{KeyringOp, KeyringResponse};
 
 /// A boxed, sendable future borrowing the pool.
 pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;
@@ -59,4 +60,21 @@ pub trait Membership: Send + Sync + 'static {
     /// (fired here or elsewhere), each once. A receiver that lags more
     /// than 256 events behind gets `RecvError::Lagged` and skips ahead.
     fn subscribe_events(&self) -> broadcast::Receiver<UserEvent>;
+
+    /// Runs a keyring operation on every alive member, this one included
+    /// (Serf's key manager; Consul's `/v1/operator/keyring`), and tallies
+    /// their answers, waiting up to [`crate::Timing::query_timeout`].
+    ///
+    /// A member that fails the operation (`Use` of a key it does not have:
+    /// "requested key is not in the keyring"; `Remove` of its primary key:
+    /// "removing the primary key is not allowed") counts in
+    /// [`KeyringResponse::num_err`] with its text in
+    /// [`KeyringResponse::messages`]; one that did not answer in time is
+    /// missing from [`KeyringResponse::num_resp`].
+    /// [`KeyringResponse::failure`] gives Serf's summary error for both.
+    ///
+    /// Errors before asking anyone when the key is not valid
+    /// ([`MembershipError::InvalidKey`]) and, with Serf's texts, when this
+    /// pool has no keyring ([`MembershipError::KeyringDisabled`]).
+    fn keyring(&self, op: KeyringOp) -> BoxFuture<'_, Result<KeyringResponse, MembershipError>>;
 }

@@ -19,6 +19,8 @@ pub(crate) enum Due {
     Leave(LeaveStage),
     /// Drop members gone for longer than `reap_after`.
     Reap,
+    /// Stop waiting for answers to a keyring query.
+    QueryTimeout(u64),
 }
 
 /// Steps of a graceful leave, after the intent went out.
