@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec};
+use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -28,7 +29,8 @@ use crate::query::{
 };
 use crate::shared::Shared;
 use crate::timers::{Due, LeaveStage, TimerQueue};
-use crate::wire::{self, Packet};
+use crate::vivaldi::Vivaldi;
+use crate::wire::{self, Packet, Probe};
 
 /// The foca instance a pool drives.
 pub(crate) type Gossip = Foca<NodeId, PostcardCodec, StdRng, Handler>;
@@ -90,6 +92,10 @@ pub(crate) struct Driver {
     /// Keyring queries we asked, by id.
     queries: HashMap<u64, Pending>,
     next_query: u64,
+    vivaldi: Vivaldi,
+    /// Coordinate pings in flight: nonce to (member, sent at).
+    pings: HashMap<u64, (String, Instant)>,
+    rng: StdRng,
 }
 
 /// A join waiting for its answer.
@@ -116,6 +122,7 @@ impl Driver {
         timing: Timing,
         commands: mpsc::UnboundedReceiver<Command>,
         security: Security,
+        mut rng: StdRng,
     ) -> Self {
         Self {
             foca,
@@ -135,6 +142,9 @@ impl Driver {
             security,
             queries: HashMap::new(),
             next_query: 0,
+            vivaldi: Vivaldi::new(rng.random()),
+            pings: HashMap::new(),
+            rng,
         }
     }
 
@@ -142,6 +152,10 @@ impl Driver {
         let mut buf = vec![0u8; RECV_BUF];
         self.timers
             .push(deadline(Instant::now(), self.reap_every()), Due::Reap);
+        self.timers.push(
+            deadline(Instant::now(), self.timing.probe_interval),
+            Due::CoordinatePing,
+        );
         while !self.stopped {
             let next = self.timers.next_deadline();
             let event = tokio::select! {
@@ -213,6 +227,8 @@ impl Driver {
             Ok(Packet::HelloAck(peer)) => self.on_hello_ack(peer, from),
             Ok(Packet::KeyQuery(query)) => self.on_key_query(query, from),
             Ok(Packet::KeyAnswer(answer)) => self.on_key_answer(answer),
+            Ok(Packet::Ping(probe)) => self.on_ping(probe, from),
+            Ok(Packet::Pong(probe)) => self.on_pong(probe),
         }
     }
 
@@ -229,6 +245,7 @@ impl Driver {
                 Due::Leave(stage) => self.leave_step(stage, now),
                 Due::Reap => self.reap(now),
                 Due::QueryTimeout(id) => self.finish_query(id),
+                Due::CoordinatePing => self.send_ping(now),
             }
         }
     }
@@ -734,6 +751,73 @@ impl Driver {
         }
     }
 
+    // --- network coordinates
+
+    /// Pings one random alive member to measure the round trip; again
+    /// after a probe interval.
+    fn send_ping(&mut self, now: Instant) {
+        self.timers.push(
+            deadline(now, self.timing.probe_interval),
+            Due::CoordinatePing,
+        );
+        let stale = self.timing.probe_interval.saturating_mul(10);
+        self.pings
+            .retain(|_, (_, sent)| now.saturating_duration_since(*sent) < stale);
+        let alive = self.foca.num_members();
+        if alive == 0 || self.leaving {
+            return;
+        }
+        let pick = self.rng.random_range(0..alive);
+        let Some(target) = self.foca.iter_members().nth(pick).map(|m| m.id().clone()) else {
+            return;
+        };
+        let probe = Probe {
+            nonce: self.rng.random(),
+            from: self.foca.identity().name.clone(),
+            coord: self.vivaldi.coord().clone(),
+        };
+        match wire::ping(&probe) {
+            Ok(packet) => {
+                self.pings.insert(probe.nonce, (target.name, now));
+                self.outbox.push((target.addr, packet));
+            }
+            Err(error) => warn!(%error, "encoding a coordinate ping failed"),
+        }
+    }
+
+    fn on_ping(&mut self, ping: Probe, from: SocketAddr) {
+        if ping.coord.is_valid() {
+            self.shared
+                .set_coordinate(&ping.from, ping.coord.to_public());
+        }
+        let pong = Probe {
+            nonce: ping.nonce,
+            from: self.foca.identity().name.clone(),
+            coord: self.vivaldi.coord().clone(),
+        };
+        match wire::pong(&pong) {
+            Ok(packet) => self.outbox.push((from, packet)),
+            Err(error) => warn!(%error, "encoding a coordinate pong failed"),
+        }
+    }
+
+    fn on_pong(&mut self, pong: Probe) {
+        let Some((name, sent)) = self.pings.remove(&pong.nonce) else {
+            debug!(from = %pong.from, "unexpected coordinate pong");
+            return;
+        };
+        if name != pong.from {
+            debug!(expected = %name, from = %pong.from, "coordinate pong from another member");
+            return;
+        }
+        let rtt = Instant::now().saturating_duration_since(sent);
+        if self.vivaldi.update(&name, &pong.coord, rtt) {
+            self.shared.set_coordinate(&name, pong.coord.to_public());
+            self.shared
+                .set_local_coordinate(self.vivaldi.coord().to_public());
+        }
+    }
+
     // --- housekeeping
 
     fn reap(&mut self, now: Instant) {
@@ -742,6 +826,7 @@ impl Driver {
             .lock()
             .reap(std::time::Instant::now(), self.timing.reap_after);
         for name in reaped {
+            self.vivaldi.forget(&name);
             info!(member = %name, "member reaped");
         }
         self.timers

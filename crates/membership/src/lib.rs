@@ -30,6 +30,21 @@
 //!   Serf's key-manager operations (list, install, use, remove) on every
 //!   member through a small request/response over the envelope, so a pool
 //!   rotates its key without losing members.
+//! - **Network coordinates.** Every probe interval the pool pings one
+//!   random alive member with its own ping/pong packets, feeds the round
+//!   trip into Serf's Vivaldi algorithm (8 dimensions, latency filter,
+//!   adjustment window, gravity) and keeps the coordinates members carry
+//!   in those packets ([`Membership::coordinate`],
+//!   [`Membership::coordinates`]).
+//!
+//! ```text
+//!  Membership (trait) ── GossipPool ──commands──▶ driver task
+//!                                                  │  foca (SWIM) + broadcast handler
+//!                                                  │      (leave intents, user events)
+//!                                                  │  keyring queries, Vivaldi pings
+//!                                                  ▼
+//!                     envelope "sk" (wire) ─▶ AES-GCM seal (keyring) ─▶ UDP
+//! ```
 
 mod broadcast;
 mod config;
@@ -46,6 +61,7 @@ mod query;
 mod shared;
 mod table;
 mod timers;
+mod vivaldi;
 mod wire;
 
 pub use config::{PoolConfig, Timing};

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use skein_types::Coordinate;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::MembershipError;
@@ -77,4 +78,14 @@ pub trait Membership: Send + Sync + 'static {
     /// ([`MembershipError::InvalidKey`]) and, with Serf's texts, when this
     /// pool has no keyring ([`MembershipError::KeyringDisabled`]).
     fn keyring(&self, op: KeyringOp) -> BoxFuture<'_, Result<KeyringResponse, MembershipError>>;
+
+    /// This node's Vivaldi network coordinate (Serf's, 8 dimensions,
+    /// seconds). It starts at the origin with error 1.5 and moves as the
+    /// pool measures round trips to random members every probe interval.
+    fn coordinate(&self) -> Coordinate;
+
+    /// The latest known coordinate of every alive member, this one
+    /// included, sorted by name. Members not heard from yet (no ping or
+    /// pong carried their coordinate) are missing.
+    fn coordinates(&self) -> Vec<(String, Coordinate)>;
 }

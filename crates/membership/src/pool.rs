@@ -9,6 +9,7 @@ use foca::{Foca, PostcardCodec};
 use futures::future::join_all;
 use rand::SeedableRng;
 use rand::rngs::{StdRng, SysRng};
+use skein_types::Coordinate;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -76,6 +77,9 @@ impl GossipPool {
         let rng = StdRng::try_from_rng(&mut SysRng).map_err(|e| MembershipError::Rng {
             reason: e.to_string(),
         })?;
+        let driver_rng = StdRng::try_from_rng(&mut SysRng).map_err(|e| MembershipError::Rng {
+            reason: e.to_string(),
+        })?;
 
         let shared = Arc::new(Shared::new(Table::new(me.clone(), Instant::now())));
         let handler = Handler::new(Arc::clone(&shared));
@@ -95,6 +99,7 @@ impl GossipPool {
             timing.clone(),
             inbox,
             security,
+            driver_rng,
         );
         span.in_scope(|| {
             info!(%addr, bind = %local_addr, generation = me.generation, encrypted, "gossip pool started")
@@ -264,6 +269,14 @@ impl Membership for GossipPool {
 
     fn subscribe_events(&self) -> broadcast::Receiver<UserEvent> {
         self.shared.subscribe_events()
+    }
+
+    fn coordinate(&self) -> Coordinate {
+        self.shared.local_coordinate()
+    }
+
+    fn coordinates(&self) -> Vec<(String, Coordinate)> {
+        self.shared.coordinates()
     }
 
     fn keyring(&self, op: KeyringOp) -> BoxFuture<'_, Result<KeyringResponse>> {

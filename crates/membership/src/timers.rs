@@ -21,6 +21,8 @@ pub(crate) enum Due {
     Reap,
     /// Stop waiting for answers to a keyring query.
     QueryTimeout(u64),
+    /// Ping a random member to update our network coordinate.
+    CoordinatePing,
 }
 
 /// Steps of a graceful leave, after the intent went out.

@@ -10,6 +10,8 @@
 //! kind 2: hello-ack (postcard NodeId of the sender)  its answer
 //! kind 3: key query  (postcard KeyQuery)             a keyring operation
 //! kind 4: key answer (postcard KeyAnswer)            one member's result
+//! kind 5: ping       (postcard Probe)                coordinate round trip
+//! kind 6: pong       (postcard Probe)                its echo
 //! ```
 //!
 //! With a keyring, the whole datagram (envelope included) is sealed
@@ -19,11 +21,12 @@
 //! foca address is the node name; the hello learns the name behind a
 //! socket address so `join` can take bare addresses.
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::identity::NodeId;
 use crate::query::{KeyAnswer, KeyQuery};
+use crate::vivaldi::Coord;
 
 const MAGIC: [u8; 2] = *b"sk";
 const VERSION: u8 = 1;
@@ -32,11 +35,13 @@ const KIND_HELLO: u8 = 1;
 const KIND_HELLO_ACK: u8 = 2;
 const KIND_KEY_QUERY: u8 = 3;
 const KIND_KEY_ANSWER: u8 = 4;
+const KIND_PING: u8 = 5;
+const KIND_PONG: u8 = 6;
 /// Bytes of envelope before the payload.
 pub(crate) const ENVELOPE_LEN: usize = 4;
 
 /// A decoded packet.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, PartialEq)]
 pub(crate) enum Packet<'a> {
     /// For foca.
     Foca(&'a [u8]),
@@ -48,6 +53,19 @@ pub(crate) enum Packet<'a> {
     KeyQuery(KeyQuery),
     /// An answer to our keyring operation.
     KeyAnswer(KeyAnswer),
+    /// A coordinate ping to echo.
+    Ping(Probe),
+    /// The echo of our ping.
+    Pong(Probe),
+}
+
+/// A coordinate ping or pong: the nonce pairs them, and each carries its
+/// sender's name and coordinate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Probe {
+    pub(crate) nonce: u64,
+    pub(crate) from: String,
+    pub(crate) coord: Coord,
 }
 
 /// Why a packet was dropped.
@@ -85,6 +103,8 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Packet<'_>, WireError> {
         KIND_HELLO_ACK => Ok(Packet::HelloAck(body(payload)?)),
         KIND_KEY_QUERY => Ok(Packet::KeyQuery(body(payload)?)),
         KIND_KEY_ANSWER => Ok(Packet::KeyAnswer(body(payload)?)),
+        KIND_PING => Ok(Packet::Ping(body(payload)?)),
+        KIND_PONG => Ok(Packet::Pong(body(payload)?)),
         other => Err(WireError::Kind(other)),
     }
 }
@@ -114,6 +134,16 @@ pub(crate) fn key_query(query: &KeyQuery) -> Result<Vec<u8>, postcard::Error> {
 /// An answer to a keyring query.
 pub(crate) fn key_answer(answer: &KeyAnswer) -> Result<Vec<u8>, postcard::Error> {
     with_body(KIND_KEY_ANSWER, answer)
+}
+
+/// A coordinate ping.
+pub(crate) fn ping(probe: &Probe) -> Result<Vec<u8>, postcard::Error> {
+    with_body(KIND_PING, probe)
+}
+
+/// A coordinate pong.
+pub(crate) fn pong(probe: &Probe) -> Result<Vec<u8>, postcard::Error> {
+    with_body(KIND_PONG, probe)
 }
 
 fn with_identity(kind: u8, id: &NodeId) -> Result<Vec<u8>, postcard::Error> {
@@ -179,6 +209,16 @@ mod tests {
         };
         let packet = key_answer(&answer).unwrap();
         assert_eq!(decode(&packet).unwrap(), Packet::KeyAnswer(answer));
+        let probe = Probe {
+            nonce: 9,
+            from: "b".into(),
+            coord: Coord::origin(),
+        };
+        assert_eq!(
+            decode(&ping(&probe).unwrap()).unwrap(),
+            Packet::Ping(probe.clone())
+        );
+        assert_eq!(decode(&pong(&probe).unwrap()).unwrap(), Packet::Pong(probe));
     }
 
     #[test]
