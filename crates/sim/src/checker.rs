@@ -1,10 +1,23 @@
 //! The invariants, checked against what the simulation observes: samples of
 //! each server's Raft metrics, the writes the client saw acknowledged, and
 //! the final reads of every server's store.
+//!
+//! skein runs openraft in its default ("advanced") mode: a leader id is
+//! `(term, node id)`, totally ordered, so one term may see several leaders,
+//! elected in increasing node id order. "One leader per term" is therefore
+//! checked as "one leader per leader id, elected in leader id order", next to
+//! the properties it protects: votes never go back, and a log index is never
+//! applied from two different leaders.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::{Result, Violation};
+
+/// openraft's leader id: `(term, node id)`.
+pub(crate) type LeaderId = (u64, u64);
+
+/// A vote: the leader id voted for, and whether a quorum granted it.
+pub(crate) type Vote = (LeaderId, bool);
 
 /// One sample of a server's Raft metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,12 +27,12 @@ pub(crate) struct Sample {
     /// Counts the server's (re)starts; the applied index may only go back
     /// across one.
     pub(crate) incarnation: u64,
-    /// The server's current term.
-    pub(crate) term: u64,
+    /// The server's vote (for a leader: its own leader id, committed).
+    pub(crate) vote: Vote,
     /// Whether the server is leader.
     pub(crate) leader: bool,
-    /// `(term, index)` of the last applied entry.
-    pub(crate) applied: Option<(u64, u64)>,
+    /// Leader id and index of the last applied entry.
+    pub(crate) applied: Option<(LeaderId, u64)>,
 }
 
 /// A write the client saw acknowledged.
@@ -29,8 +42,8 @@ pub(crate) struct Ack {
     pub(crate) key: String,
     /// The value written.
     pub(crate) value: String,
-    /// The term of the entry.
-    pub(crate) term: u64,
+    /// The leader id of the entry.
+    pub(crate) leader: LeaderId,
     /// The log index of the entry.
     pub(crate) index: u64,
 }
@@ -39,14 +52,29 @@ pub(crate) struct Ack {
 #[derive(Debug, Default)]
 pub(crate) struct Checker {
     seed: u64,
-    /// term → the leader seen in it.
-    leaders: BTreeMap<u64, u64>,
+    /// Every leader id seen leading.
+    elected: BTreeSet<LeaderId>,
+    /// node → the highest vote seen, across restarts.
+    votes: BTreeMap<u64, Vote>,
     /// node → (incarnation, last applied index).
     applied: BTreeMap<u64, (u64, u64)>,
-    /// log index → the term applied there (from samples and acks).
-    entries: BTreeMap<u64, u64>,
+    /// log index → the leader id of the entry applied there.
+    entries: BTreeMap<u64, LeaderId>,
     /// log index → the write acknowledged there.
     acks: BTreeMap<u64, Ack>,
+}
+
+fn show(leader: LeaderId) -> String {
+    format!("T{}-N{}", leader.0, leader.1)
+}
+
+fn show_vote((leader, committed): Vote) -> String {
+    let state = if committed {
+        "committed"
+    } else {
+        "uncommitted"
+    };
+    format!("{}:{state}", show(leader))
 }
 
 // === impl Checker ===
@@ -59,9 +87,9 @@ impl Checker {
         }
     }
 
-    /// Leaders seen, one per term.
+    /// Leaders elected (distinct leader ids seen leading).
     pub(crate) fn leaders_elected(&self) -> usize {
-        self.leaders.len()
+        self.elected.len()
     }
 
     /// The acknowledged writes, by log index.
@@ -69,21 +97,13 @@ impl Checker {
         self.acks.values()
     }
 
-    /// Checks one metrics sample: one leader per term, applied index
-    /// monotonic per incarnation, one term per applied index.
+    /// Checks one metrics sample.
     pub(crate) fn observe(&mut self, s: Sample) -> Result<()> {
+        self.vote(s.node, s.vote)?;
         if s.leader {
-            let first = *self.leaders.entry(s.term).or_insert(s.node);
-            if first != s.node {
-                return Err(Violation::TwoLeaders {
-                    seed: self.seed,
-                    term: s.term,
-                    first,
-                    second: s.node,
-                });
-            }
+            self.leader((s.vote.0.0, s.node))?;
         }
-        let Some((term, index)) = s.applied else {
+        let Some((leader, index)) = s.applied else {
             return Ok(());
         };
         if let Some(&(incarnation, from)) = self.applied.get(&s.node)
@@ -98,11 +118,11 @@ impl Checker {
             });
         }
         self.applied.insert(s.node, (s.incarnation, index));
-        self.entry(s.node, term, index)
+        self.entry(s.node, leader, index)
     }
 
     /// Records an acknowledged write: its index must be new and agree with
-    /// the terms applied there.
+    /// the entries applied there.
     pub(crate) fn ack(&mut self, node: u64, ack: Ack) -> Result<()> {
         if let Some(first) = self.acks.get(&ack.index) {
             return Err(Violation::DuplicateIndex {
@@ -112,7 +132,7 @@ impl Checker {
                 second_key: ack.key,
             });
         }
-        self.entry(node, ack.term, ack.index)?;
+        self.entry(node, ack.leader, ack.index)?;
         self.acks.insert(ack.index, ack);
         Ok(())
     }
@@ -140,15 +160,53 @@ impl Checker {
         })
     }
 
-    fn entry(&mut self, node: u64, term: u64, index: u64) -> Result<()> {
-        let first_term = *self.entries.entry(index).or_insert(term);
-        if first_term != term {
+    /// A vote, once seen, never goes back, not even across a restart.
+    fn vote(&mut self, node: u64, vote: Vote) -> Result<()> {
+        match self.votes.get(&node) {
+            Some(&from) if vote < from => Err(Violation::VoteWentBack {
+                seed: self.seed,
+                node,
+                from: show_vote(from),
+                to: show_vote(vote),
+            }),
+            _ => {
+                self.votes.insert(node, vote);
+                Ok(())
+            }
+        }
+    }
+
+    /// A newly elected leader must have the highest leader id of its term
+    /// (a stale leader of a lower id may still believe it leads).
+    fn leader(&mut self, id: LeaderId) -> Result<()> {
+        if !self.elected.insert(id) {
+            return Ok(());
+        }
+        let (term, node) = id;
+        match self
+            .elected
+            .range((term, node + 1)..=(term, u64::MAX))
+            .next()
+        {
+            Some(&(_, first)) => Err(Violation::TwoLeaders {
+                seed: self.seed,
+                term,
+                first,
+                second: node,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn entry(&mut self, node: u64, leader: LeaderId, index: u64) -> Result<()> {
+        let first = *self.entries.entry(index).or_insert(leader);
+        if first != leader {
             return Err(Violation::DivergentLog {
                 seed: self.seed,
                 node,
                 index,
-                first_term,
-                second_term: term,
+                first: show(first),
+                second: show(leader),
             });
         }
         Ok(())
@@ -163,9 +221,9 @@ mod tests {
         Sample {
             node,
             incarnation: 0,
-            term,
+            vote: ((term, if leader { node } else { 1 }), true),
             leader,
-            applied,
+            applied: applied.map(|(t, i)| ((t, 1), i)),
         }
     }
 
@@ -173,7 +231,7 @@ mod tests {
         Ack {
             key: key.to_owned(),
             value: format!("v-{key}"),
-            term,
+            leader: (term, 1),
             index,
         }
     }
@@ -184,24 +242,27 @@ mod tests {
         c.observe(sample(1, 1, true, Some((1, 1)))).unwrap();
         c.observe(sample(2, 1, false, Some((1, 1)))).unwrap();
         c.ack(1, ack("a", 1, 2)).unwrap();
+        // s3 supersedes s1 in the same term (openraft's default mode), and
+        // s1 still believes it leads for a while.
+        c.observe(sample(3, 1, true, Some((1, 2)))).unwrap();
+        c.observe(sample(1, 1, true, Some((1, 2)))).unwrap();
         c.observe(sample(2, 2, true, Some((1, 2)))).unwrap();
-        c.observe(sample(1, 2, false, Some((2, 3)))).unwrap();
-        assert_eq!(c.leaders_elected(), 2);
+        assert_eq!(c.leaders_elected(), 3);
         let a = c.acks().next().unwrap().clone();
         c.check_read(3, &a, Some(("v-a".into(), 2))).unwrap();
     }
 
     #[test]
-    fn two_leaders_in_one_term_are_reported() {
+    fn a_leader_elected_out_of_leader_id_order_is_reported() {
         let mut c = Checker::new(7);
-        c.observe(sample(1, 4, true, None)).unwrap();
+        c.observe(sample(3, 4, true, None)).unwrap();
         let err = c.observe(sample(2, 4, true, None)).unwrap_err();
         assert!(matches!(
             err,
             Violation::TwoLeaders {
                 seed: 7,
                 term: 4,
-                first: 1,
+                first: 3,
                 second: 2
             }
         ));
@@ -210,6 +271,22 @@ mod tests {
         assert!(
             text.contains("SKEIN_SIM_SEED=7 cargo test -p skein-sim"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_vote_going_back_is_reported_even_across_a_restart() {
+        let mut c = Checker::new(3);
+        c.observe(sample(2, 5, false, None)).unwrap();
+        let restarted = Sample {
+            incarnation: 1,
+            vote: ((0, 0), false),
+            ..sample(2, 5, false, None)
+        };
+        let err = c.observe(restarted).unwrap_err();
+        assert!(
+            matches!(err, Violation::VoteWentBack { node: 2, .. }),
+            "{err}"
         );
     }
 

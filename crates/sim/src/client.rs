@@ -57,13 +57,14 @@ pub(crate) async fn drive(w: Rc<Workload>, servers: u64) -> turmoil::Result {
         match call::<WriteReply>(&host, &Request::Write(cmd), WRITE_TIMEOUT).await {
             Ok(WriteReply::Committed {
                 term,
+                leader,
                 index,
                 applied: true,
             }) => {
                 let ack = Ack {
                     key,
                     value,
-                    term,
+                    leader: (term, leader),
                     index,
                 };
                 w.acks.borrow_mut().push((target, ack));

@@ -8,17 +8,38 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Violation {
-    /// Two servers were leader in the same term.
-    #[error("seed {seed}: two leaders in term {term}: s{first} and s{second}\n{}", Reproduce(*.seed))]
+    /// A leader was elected in a term after a leader with a higher leader
+    /// id of the same term. skein runs openraft in its default mode, where
+    /// the leader id is `(term, node id)`, totally ordered: several leaders
+    /// may be elected in one term, but only in increasing node id order,
+    /// each superseding the last. In standard Raft (`single-term-leader`)
+    /// any second leader in a term would be this violation.
+    #[error(
+        "seed {seed}: s{second} was elected leader of term {term} after s{first}, whose leader id is higher\n{}",
+        Reproduce(*.seed)
+    )]
     TwoLeaders {
         /// The seed.
         seed: u64,
         /// The term.
         term: u64,
-        /// The leader seen first.
+        /// The leader with the higher id, seen first.
         first: u64,
-        /// The other leader.
+        /// The leader elected after it.
         second: u64,
+    },
+    /// A server's vote went back (a granted vote taken back, e.g. after a
+    /// restart that lost it).
+    #[error("seed {seed}: s{node} vote went back from {from} to {to}\n{}", Reproduce(*.seed))]
+    VoteWentBack {
+        /// The seed.
+        seed: u64,
+        /// The server.
+        node: u64,
+        /// The vote seen before.
+        from: String,
+        /// The lower vote seen after.
+        to: String,
     },
     /// An acknowledged write is missing or different on a server after the
     /// cluster settled.
@@ -55,10 +76,10 @@ pub enum Violation {
         /// The lower index seen after.
         to: u64,
     },
-    /// One log index was applied with two different terms (two servers, or
-    /// one server across restarts, applied different entries there).
+    /// One log index was applied from two different leaders (two servers,
+    /// or one server across restarts, applied different entries there).
     #[error(
-        "seed {seed}: log index {index} applied with term {first_term} and with term {second_term} (s{node})\n{}",
+        "seed {seed}: log index {index} applied from leader {first} and from leader {second} (s{node})\n{}",
         Reproduce(*.seed)
     )]
     DivergentLog {
@@ -68,10 +89,10 @@ pub enum Violation {
         node: u64,
         /// The log index.
         index: u64,
-        /// The term seen first.
-        first_term: u64,
-        /// The other term.
-        second_term: u64,
+        /// The leader id (`T<term>-N<node>`) of the entry seen first.
+        first: String,
+        /// The other leader id.
+        second: String,
     },
     /// Two different acknowledged writes reported the same log index.
     #[error(
@@ -132,6 +153,7 @@ impl Violation {
         match self {
             Self::TwoLeaders { seed, .. }
             | Self::LostWrite { seed, .. }
+            | Self::VoteWentBack { seed, .. }
             | Self::IndexWentBack { seed, .. }
             | Self::DivergentLog { seed, .. }
             | Self::DuplicateIndex { seed, .. }

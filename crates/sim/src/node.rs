@@ -144,6 +144,7 @@ async fn client_write(raft: &Raft, cmd: Command) -> WriteReply {
     match raft.client_write(cmd).await {
         Ok(resp) => WriteReply::Committed {
             term: resp.log_id.leader_id.term,
+            leader: resp.log_id.leader_id.node_id,
             index: resp.log_id.index,
             applied: resp.data == Outcome::Bool(true),
         },

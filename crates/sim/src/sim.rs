@@ -123,9 +123,14 @@ impl Run<'_> {
             self.checker.observe(Sample {
                 node: node.id,
                 incarnation: live.incarnation,
-                term: m.current_term,
+                vote: (
+                    (m.vote.leader_id.term, m.vote.leader_id.node_id),
+                    m.vote.committed,
+                ),
                 leader: m.state == ServerState::Leader,
-                applied: m.last_applied.map(|l| (l.leader_id.term, l.index)),
+                applied: m
+                    .last_applied
+                    .map(|l| ((l.leader_id.term, l.leader_id.node_id), l.index)),
             })?;
         }
         let acks = std::mem::take(&mut *self.workload.acks.borrow_mut());

@@ -30,6 +30,7 @@ pub(crate) enum WriteReply {
     /// Committed and applied at this log id.
     Committed {
         term: u64,
+        leader: NodeId,
         index: u64,
         applied: bool,
     },
