@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::awareness::Awareness;
 use crate::broadcast::{Handler, Item};
 use crate::config::{Timing, deadline};
 use crate::identity::NodeId;
@@ -96,6 +97,7 @@ pub(crate) struct Driver {
     /// Coordinate pings in flight: nonce to (member, sent at).
     pings: HashMap<u64, (String, Instant)>,
     rng: StdRng,
+    awareness: Awareness,
 }
 
 /// A join waiting for its answer.
@@ -145,6 +147,7 @@ impl Driver {
             vivaldi: Vivaldi::new(rng.random()),
             pings: HashMap::new(),
             rng,
+            awareness: Awareness::default(),
         }
     }
 
@@ -328,6 +331,7 @@ impl Driver {
                     "declared failed while alive; rejoined as a new generation"
                 );
                 self.shared.lock().set_local(new);
+                self.health(1);
                 self.reconnect();
             }
             OwnedNotification::Active => debug!("in touch with the pool"),
@@ -473,6 +477,7 @@ impl Driver {
     /// An intent said we leave while we do not: move to a new generation so
     /// it no longer applies to us.
     fn refute(&mut self) {
+        self.health(1);
         let tags = self.foca.identity().tags.clone();
         let next = self.foca.identity().with_tags(tags);
         info!(
@@ -760,9 +765,14 @@ impl Driver {
             deadline(now, self.timing.probe_interval),
             Due::CoordinatePing,
         );
-        let stale = self.timing.probe_interval.saturating_mul(10);
+        let timeout = self.timing.probe_timeout;
+        let before = self.pings.len();
         self.pings
-            .retain(|_, (_, sent)| now.saturating_duration_since(*sent) < stale);
+            .retain(|_, (_, sent)| now.saturating_duration_since(*sent) < timeout);
+        let missed = before.saturating_sub(self.pings.len());
+        if missed > 0 {
+            self.health(i32::try_from(missed).unwrap_or(i32::MAX));
+        }
         let alive = self.foca.num_members();
         if alive == 0 || self.leaving {
             return;
@@ -811,10 +821,23 @@ impl Driver {
             return;
         }
         let rtt = Instant::now().saturating_duration_since(sent);
+        self.health(-1);
         if self.vivaldi.update(&name, &pong.coord, rtt) {
             self.shared.set_coordinate(&name, pong.coord.to_public());
             self.shared
                 .set_local_coordinate(self.vivaldi.coord().to_public());
+        }
+    }
+
+    /// Lifeguard: our own health, raised by missed pongs and refutations,
+    /// lowered by answered pings.
+    fn health(&mut self, delta: i32) {
+        let before = self.awareness.score();
+        self.awareness.apply(delta);
+        let after = self.awareness.score();
+        if before != after {
+            debug!(score = after, "local health score changed");
+            self.shared.set_health(after);
         }
     }
 

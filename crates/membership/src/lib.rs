@@ -36,6 +36,8 @@
 //!   adjustment window, gravity) and keeps the coordinates members carry
 //!   in those packets ([`Membership::coordinate`],
 //!   [`Membership::coordinates`]).
+//! - **Local health.** Lifeguard's Local Health Multiplier
+//!   ([`Membership::health_score`]) follows missed pings and refutations.
 //!
 //! ```text
 //!  Membership (trait) ── GossipPool ──commands──▶ driver task
@@ -46,6 +48,7 @@
 //!                     envelope "sk" (wire) ─▶ AES-GCM seal (keyring) ─▶ UDP
 //! ```
 
+mod awareness;
 mod broadcast;
 mod config;
 mod driver;

@@ -88,4 +88,14 @@ pub trait Membership: Send + Sync + 'static {
     /// included, sorted by name. Members not heard from yet (no ping or
     /// pong carried their coordinate) are missing.
     fn coordinates(&self) -> Vec<(String, Coordinate)>;
+
+    /// Lifeguard's Local Health Multiplier (memberlist's health score,
+    /// Consul's `memberlist.health.score`): 0 when healthy, up to 7
+    /// (memberlist's `AwarenessMaxMultiplier` of 8, less one). It rises
+    /// when this node's coordinate pings go unanswered within the probe
+    /// timeout and when it has to refute a leave or rejoin after being
+    /// declared failed; each answered ping lowers it. It is reported
+    /// only: foca cannot change its probe interval or timeout at run time,
+    /// so probes are not yet slowed by `score + 1` as memberlist's are.
+    fn health_score(&self) -> u32;
 }

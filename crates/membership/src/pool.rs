@@ -271,6 +271,10 @@ impl Membership for GossipPool {
         self.shared.subscribe_events()
     }
 
+    fn health_score(&self) -> u32 {
+        self.shared.health()
+    }
+
     fn coordinate(&self) -> Coordinate {
         self.shared.local_coordinate()
     }

@@ -22,6 +22,8 @@ pub(crate) struct Shared {
     events: Mutex<EventLog>,
     delivered: broadcast::Sender<UserEvent>,
     coords: Mutex<Coords>,
+    /// Lifeguard's Local Health Multiplier.
+    health: std::sync::atomic::AtomicU32,
 }
 
 /// Network coordinates: ours and the latest heard from each member.
@@ -44,6 +46,7 @@ impl Shared {
                 local: crate::vivaldi::Coord::origin().to_public(),
                 others: HashMap::new(),
             }),
+            health: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -69,6 +72,15 @@ impl Shared {
 
     fn coords(&self) -> MutexGuard<'_, Coords> {
         self.coords.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_health(&self, score: u32) {
+        self.health
+            .store(score, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn health(&self) -> u32 {
+        self.health.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn set_local_coordinate(&self, coord: Coordinate) {
