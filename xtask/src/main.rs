@@ -17,6 +17,7 @@ mod fuzz;
 mod jepsen;
 mod junit;
 mod proc;
+mod sim;
 mod system;
 mod test;
 
@@ -47,7 +48,11 @@ usage: cargo xtask <verb> [options]
         the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release
   jepsen [--seconds 300]
         KV linearizability on a 3-server cluster under kill -9, leader pauses and
-        iptables partitions (tests/integration/jepsen.rs), release";
+        iptables partitions (tests/integration/jepsen.rs), release
+  sim [--seed N] [--seeds N] [--seconds N]
+        the deterministic Raft simulation (crates/sim), release: seeds N.. (default
+        20 seeds from 1; --seed N alone replays one), N simulated seconds of faults
+        each (default 20); one line per seed and a summary";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -71,6 +76,7 @@ fn run(args: &[String]) -> Result<()> {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
         "jepsen" => jepsen::run(rest),
+        "sim" => sim::run(rest),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             Ok(())

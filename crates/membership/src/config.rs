@@ -3,12 +3,17 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::{NonZeroU8, NonZeroUsize};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{MembershipError, Result};
+use crate::keyring::{Keyring, SEAL_OVERHEAD};
+use crate::wire::ENVELOPE_LEN;
 
-/// Largest foca packet, memberlist's UDP buffer size (fits a 1500-byte MTU).
-pub(crate) const MAX_PACKET: usize = 1400;
+/// Largest datagram, memberlist's UDP buffer size (fits a 1500-byte MTU).
+const MAX_DATAGRAM: usize = 1400;
+/// Largest foca packet: a datagram less our envelope and the sealing.
+pub(crate) const MAX_PACKET: usize = MAX_DATAGRAM - ENVELOPE_LEN - SEAL_OVERHEAD;
 /// Members asked to probe a member that missed a direct probe
 /// (memberlist's `IndirectChecks`).
 const INDIRECT_PROBES: usize = 3;
@@ -29,6 +34,15 @@ pub struct PoolConfig {
     pub tags: BTreeMap<String, String>,
     /// Probe, suspicion and gossip timing.
     pub timing: Timing,
+    /// Gossip encryption keys (Consul's `encrypt`). With a keyring every
+    /// datagram is sealed with AES-GCM and unsealed ones are dropped;
+    /// without one, sealed ones are dropped.
+    pub keyring: Option<Keyring>,
+    /// Where the keyring is kept across restarts (Serf's `local.keyring`:
+    /// a JSON list of base64 keys, the primary first). When the file
+    /// exists it is loaded in preference to [`PoolConfig::keyring`]; it is
+    /// rewritten after every keyring change.
+    pub keyring_file: Option<PathBuf>,
 }
 
 /// SWIM and Serf timing of a pool.
@@ -67,6 +81,10 @@ pub struct Timing {
     /// How long failed and left members stay listed (Consul's
     /// `reconnect_timeout`, 72h).
     pub reap_after: Duration,
+    /// How long a keyring operation waits for every member's answer
+    /// (Serf's query timeout: gossip interval x 16 x ceil(log10(n + 1)),
+    /// 3.2s for a LAN pool under ten members).
+    pub query_timeout: Duration,
 }
 
 // === impl PoolConfig ===
@@ -80,6 +98,8 @@ impl PoolConfig {
             advertise: None,
             tags: BTreeMap::new(),
             timing: Timing::lan(),
+            keyring: None,
+            keyring_file: None,
         }
     }
 }
@@ -103,6 +123,7 @@ impl Timing {
             join_timeout: Duration::from_secs(5),
             leave_propagate_delay: Duration::from_secs(1),
             reap_after: Duration::from_secs(72 * 60 * 60),
+            query_timeout: Duration::from_millis(3200),
         }
     }
 
@@ -122,6 +143,7 @@ impl Timing {
             join_timeout: Duration::from_secs(2),
             leave_propagate_delay: Duration::from_millis(100),
             reap_after: Duration::from_secs(60 * 60),
+            query_timeout: Duration::from_secs(1),
         }
     }
 
@@ -147,6 +169,8 @@ impl Timing {
             "reconnect_interval must be positive"
         } else if self.reap_after.is_zero() {
             "reap_after must be positive"
+        } else if self.query_timeout.is_zero() {
+            "query_timeout must be positive"
         } else {
             return Ok(());
         };

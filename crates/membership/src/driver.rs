@@ -4,26 +4,34 @@
 //! foca (or handles it itself), then drains foca's runtime: notifications
 //! update the member table, timers go into the queue, packets go out.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec};
+use rand::RngExt;
 use rand::rngs::StdRng;
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use crate::awareness::Awareness;
 use crate::broadcast::{Handler, Item};
 use crate::config::{Timing, deadline};
 use crate::identity::NodeId;
 use crate::intent::{Intent, IntentKind};
+use crate::keyring::{Keyring, SEAL_OVERHEAD, SEAL_VERSION};
 use crate::member::MemberStatus;
+use crate::query::{
+    KEYRING_EMPTY, KeyAnswer, KeyOp, KeyQuery, KeyringResponse, NO_KEYRING_TO_MODIFY, Pending,
+};
 use crate::shared::Shared;
 use crate::timers::{Due, LeaveStage, TimerQueue};
-use crate::wire::{self, Packet};
+use crate::vivaldi::Vivaldi;
+use crate::wire::{self, Packet, Probe};
 
 /// The foca instance a pool drives.
 pub(crate) type Gossip = Foca<NodeId, PostcardCodec, StdRng, Handler>;
@@ -47,8 +55,19 @@ pub(crate) enum Command {
     Leave {
         done: oneshot::Sender<()>,
     },
+    /// Run a keyring operation on every alive member.
+    Keyring {
+        op: KeyOp,
+        done: oneshot::Sender<KeyringResponse>,
+    },
     /// Stop without leaving.
     Shutdown,
+}
+
+/// Gossip encryption state of a pool.
+pub(crate) struct Security {
+    pub(crate) keyring: Option<Keyring>,
+    pub(crate) keyring_file: Option<PathBuf>,
 }
 
 /// Owns foca, the socket and the timers of one pool.
@@ -70,6 +89,15 @@ pub(crate) struct Driver {
     stopped: bool,
     /// Members (including us) foca's configuration was scaled for.
     scaled_for: usize,
+    security: Security,
+    /// Keyring queries we asked, by id.
+    queries: HashMap<u64, Pending>,
+    next_query: u64,
+    vivaldi: Vivaldi,
+    /// Coordinate pings in flight: nonce to (member, sent at).
+    pings: HashMap<u64, (String, Instant)>,
+    rng: StdRng,
+    awareness: Awareness,
 }
 
 /// A join waiting for its answer.
@@ -95,6 +123,8 @@ impl Driver {
         shared: Arc<Shared>,
         timing: Timing,
         commands: mpsc::UnboundedReceiver<Command>,
+        security: Security,
+        mut rng: StdRng,
     ) -> Self {
         Self {
             foca,
@@ -111,6 +141,13 @@ impl Driver {
             leaving: false,
             stopped: false,
             scaled_for: 1,
+            security,
+            queries: HashMap::new(),
+            next_query: 0,
+            vivaldi: Vivaldi::new(rng.random()),
+            pings: HashMap::new(),
+            rng,
+            awareness: Awareness::default(),
         }
     }
 
@@ -118,6 +155,10 @@ impl Driver {
         let mut buf = vec![0u8; RECV_BUF];
         self.timers
             .push(deadline(Instant::now(), self.reap_every()), Due::Reap);
+        self.timers.push(
+            deadline(Instant::now(), self.timing.probe_interval),
+            Due::CoordinatePing,
+        );
         while !self.stopped {
             let next = self.timers.next_deadline();
             let event = tokio::select! {
@@ -158,10 +199,24 @@ impl Driver {
             Command::SetTags(tags) => self.change_tags(tags),
             Command::ForceLeave(name) => self.force_leave(name),
             Command::Broadcast(item) => self.spread(&item),
+            Command::Keyring { op, done } => self.start_query(op, done),
         }
     }
 
     fn on_packet(&mut self, data: &[u8], from: SocketAddr) {
+        match &self.security.keyring {
+            Some(keyring) => match keyring.open(data) {
+                Some(plain) => self.on_plain_packet(&plain, from),
+                None => debug!(%from, len = data.len(), "dropping a packet no installed key opens"),
+            },
+            None if data.first() == Some(&SEAL_VERSION) && data.len() >= SEAL_OVERHEAD => {
+                debug!(%from, len = data.len(), "dropping an encrypted packet: no keyring");
+            }
+            None => self.on_plain_packet(data, from),
+        }
+    }
+
+    fn on_plain_packet(&mut self, data: &[u8], from: SocketAddr) {
         match wire::decode(data) {
             Err(error) => {
                 debug!(%from, %error, len = data.len(), "dropping malformed gossip packet");
@@ -173,6 +228,10 @@ impl Driver {
             }
             Ok(Packet::Hello(peer)) => self.on_hello(&peer, from),
             Ok(Packet::HelloAck(peer)) => self.on_hello_ack(peer, from),
+            Ok(Packet::KeyQuery(query)) => self.on_key_query(query, from),
+            Ok(Packet::KeyAnswer(answer)) => self.on_key_answer(answer),
+            Ok(Packet::Ping(probe)) => self.on_ping(probe, from),
+            Ok(Packet::Pong(probe)) => self.on_pong(probe),
         }
     }
 
@@ -188,6 +247,8 @@ impl Driver {
                 Due::JoinRetry => self.retry_joins(now),
                 Due::Leave(stage) => self.leave_step(stage, now),
                 Due::Reap => self.reap(now),
+                Due::QueryTimeout(id) => self.finish_query(id),
+                Due::CoordinatePing => self.send_ping(now),
             }
         }
     }
@@ -217,6 +278,16 @@ impl Driver {
         self.resolve_joins();
         self.rescale();
         for (to, packet) in std::mem::take(&mut self.outbox) {
+            let packet = match &self.security.keyring {
+                None => packet,
+                Some(keyring) => match keyring.seal(&packet) {
+                    Some(sealed) => sealed,
+                    None => {
+                        warn!(%to, "sealing a gossip packet failed");
+                        continue;
+                    }
+                },
+            };
             if let Err(error) = self.socket.send_to(&packet, to).await {
                 debug!(%to, %error, "sending a gossip packet failed");
             }
@@ -260,6 +331,7 @@ impl Driver {
                     "declared failed while alive; rejoined as a new generation"
                 );
                 self.shared.lock().set_local(new);
+                self.health(1);
                 self.reconnect();
             }
             OwnedNotification::Active => debug!("in touch with the pool"),
@@ -405,6 +477,7 @@ impl Driver {
     /// An intent said we leave while we do not: move to a new generation so
     /// it no longer applies to us.
     fn refute(&mut self) {
+        self.health(1);
         let tags = self.foca.identity().tags.clone();
         let next = self.foca.identity().with_tags(tags);
         info!(
@@ -554,6 +627,220 @@ impl Driver {
         }
     }
 
+    // --- keyring queries
+
+    /// Asks every alive member (and ourselves) to apply `op`.
+    fn start_query(&mut self, op: KeyOp, done: oneshot::Sender<KeyringResponse>) {
+        self.next_query = self.next_query.wrapping_add(1);
+        let id = self.next_query;
+        let query = KeyQuery { id, op };
+        let packet = match wire::key_query(&query) {
+            Ok(packet) => packet,
+            Err(error) => {
+                warn!(%error, "encoding a keyring query failed");
+                return;
+            }
+        };
+        let me = self.foca.identity().name.clone();
+        let peers: Vec<(String, SocketAddr)> = self
+            .foca
+            .iter_members()
+            .map(|m| (m.id().name.clone(), m.id().addr))
+            .collect();
+        let mut asked: BTreeSet<String> = peers.iter().map(|(name, _)| name.clone()).collect();
+        asked.insert(me);
+        debug!(
+            id,
+            op = op_name(&query.op),
+            members = asked.len(),
+            "keyring query"
+        );
+        for (_, addr) in peers {
+            self.outbox.push((addr, packet.clone()));
+        }
+        let mut pending = Pending::new(asked, done);
+        let local = self.apply_key_op(&query);
+        if pending.answer(local) {
+            pending.finish();
+            return;
+        }
+        self.queries.insert(id, pending);
+        let at = deadline(Instant::now(), self.timing.query_timeout);
+        self.timers.push(at, Due::QueryTimeout(id));
+    }
+
+    fn on_key_query(&mut self, query: KeyQuery, from: SocketAddr) {
+        if self.leaving {
+            return;
+        }
+        debug!(%from, id = query.id, op = op_name(&query.op), "keyring query from a member");
+        let answer = self.apply_key_op(&query);
+        match wire::key_answer(&answer) {
+            Ok(packet) => self.outbox.push((from, packet)),
+            Err(error) => warn!(%error, "encoding a keyring answer failed"),
+        }
+    }
+
+    fn on_key_answer(&mut self, answer: KeyAnswer) {
+        let id = answer.id;
+        let complete = match self.queries.get_mut(&id) {
+            Some(pending) => pending.answer(answer),
+            None => {
+                debug!(id, node = %answer.node, "late or unknown keyring answer");
+                false
+            }
+        };
+        if complete {
+            self.finish_query(id);
+        }
+    }
+
+    fn finish_query(&mut self, id: u64) {
+        if let Some(pending) = self.queries.remove(&id) {
+            pending.finish();
+        }
+    }
+
+    /// Applies a keyring operation here; Serf's answers.
+    fn apply_key_op(&mut self, query: &KeyQuery) -> KeyAnswer {
+        let mut answer = KeyAnswer {
+            id: query.id,
+            node: self.foca.identity().name.clone(),
+            ok: false,
+            message: String::new(),
+            keys: Vec::new(),
+        };
+        let Some(keyring) = self.security.keyring.as_mut() else {
+            answer.message = match query.op {
+                KeyOp::List => KEYRING_EMPTY,
+                _ => NO_KEYRING_TO_MODIFY,
+            }
+            .to_owned();
+            return answer;
+        };
+        let result = match &query.op {
+            KeyOp::List => {
+                answer.keys = keyring.to_base64();
+                Ok(false)
+            }
+            KeyOp::Install(key) => keyring
+                .install(key)
+                .map(|()| true)
+                .map_err(|e| e.to_string()),
+            KeyOp::Use(key) => keyring.use_key(key).map(|()| true).map_err(str::to_owned),
+            KeyOp::Remove(key) => keyring.remove(key).map(|()| true).map_err(str::to_owned),
+        };
+        match result {
+            Ok(changed) => {
+                answer.ok = true;
+                if changed {
+                    info!(op = op_name(&query.op), "keyring changed");
+                    if let Err(error) = self.save_keyring() {
+                        answer.ok = false;
+                        answer.message = error.to_string();
+                    }
+                }
+            }
+            Err(message) => {
+                warn!(op = op_name(&query.op), %message, "keyring operation failed");
+                answer.message = message;
+            }
+        }
+        answer
+    }
+
+    fn save_keyring(&self) -> crate::error::Result<()> {
+        match (&self.security.keyring, &self.security.keyring_file) {
+            (Some(keyring), Some(path)) => keyring.save(path),
+            _ => Ok(()),
+        }
+    }
+
+    // --- network coordinates
+
+    /// Pings one random alive member to measure the round trip; again
+    /// after a probe interval.
+    fn send_ping(&mut self, now: Instant) {
+        self.timers.push(
+            deadline(now, self.timing.probe_interval),
+            Due::CoordinatePing,
+        );
+        let timeout = self.timing.probe_timeout;
+        let before = self.pings.len();
+        self.pings
+            .retain(|_, (_, sent)| now.saturating_duration_since(*sent) < timeout);
+        let missed = before.saturating_sub(self.pings.len());
+        if missed > 0 {
+            self.health(i32::try_from(missed).unwrap_or(i32::MAX));
+        }
+        let alive = self.foca.num_members();
+        if alive == 0 || self.leaving {
+            return;
+        }
+        let pick = self.rng.random_range(0..alive);
+        let Some(target) = self.foca.iter_members().nth(pick).map(|m| m.id().clone()) else {
+            return;
+        };
+        let probe = Probe {
+            nonce: self.rng.random(),
+            from: self.foca.identity().name.clone(),
+            coord: self.vivaldi.coord().clone(),
+        };
+        match wire::ping(&probe) {
+            Ok(packet) => {
+                self.pings.insert(probe.nonce, (target.name, now));
+                self.outbox.push((target.addr, packet));
+            }
+            Err(error) => warn!(%error, "encoding a coordinate ping failed"),
+        }
+    }
+
+    fn on_ping(&mut self, ping: Probe, from: SocketAddr) {
+        if ping.coord.is_valid() {
+            self.shared
+                .set_coordinate(&ping.from, ping.coord.to_public());
+        }
+        let pong = Probe {
+            nonce: ping.nonce,
+            from: self.foca.identity().name.clone(),
+            coord: self.vivaldi.coord().clone(),
+        };
+        match wire::pong(&pong) {
+            Ok(packet) => self.outbox.push((from, packet)),
+            Err(error) => warn!(%error, "encoding a coordinate pong failed"),
+        }
+    }
+
+    fn on_pong(&mut self, pong: Probe) {
+        let Some((name, sent)) = self.pings.remove(&pong.nonce) else {
+            debug!(from = %pong.from, "unexpected coordinate pong");
+            return;
+        };
+        if name != pong.from {
+            debug!(expected = %name, from = %pong.from, "coordinate pong from another member");
+            return;
+        }
+        let rtt = Instant::now().saturating_duration_since(sent);
+        self.health(-1);
+        if self.vivaldi.update(&name, &pong.coord, rtt) {
+            self.shared.set_coordinate(&name, pong.coord.to_public());
+            self.shared
+                .set_local_coordinate(self.vivaldi.coord().to_public());
+        }
+    }
+
+    /// Lifeguard: our own health, raised by missed pongs and refutations,
+    /// lowered by answered pings.
+    fn health(&mut self, delta: i32) {
+        let before = self.awareness.score();
+        self.awareness.apply(delta);
+        let after = self.awareness.score();
+        if before != after {
+            debug!(score = after, "local health score changed");
+            self.shared.set_health(after);
+        }
+    }
+
     // --- housekeeping
 
     fn reap(&mut self, now: Instant) {
@@ -562,6 +849,7 @@ impl Driver {
             .lock()
             .reap(std::time::Instant::now(), self.timing.reap_after);
         for name in reaped {
+            self.vivaldi.forget(&name);
             info!(member = %name, "member reaped");
         }
         self.timers
@@ -582,6 +870,15 @@ impl Driver {
         if let Err(error) = self.foca.set_config(self.timing.foca_config(size)) {
             debug!(%error, size, "rescaling gossip timing failed");
         }
+    }
+}
+
+fn op_name(op: &KeyOp) -> &'static str {
+    match op {
+        KeyOp::List => "list",
+        KeyOp::Install(_) => "install",
+        KeyOp::Use(_) => "use",
+        KeyOp::Remove(_) => "remove",
     }
 }
 

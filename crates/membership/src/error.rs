@@ -1,6 +1,7 @@
 //! Errors of the gossip pool.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 /// What can go wrong starting or using a gossip pool.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,30 @@ pub enum MembershipError {
         size: usize,
         /// The room left in a packet.
         limit: usize,
+    },
+    /// A gossip encryption key is not valid base64 or not 16, 24 or 32
+    /// bytes; the text is Consul's (Go's base64 error, memberlist's size
+    /// error).
+    #[error("{reason}")]
+    InvalidKey {
+        /// Why.
+        reason: String,
+    },
+    /// A keyring operation on a pool without gossip encryption; Serf's
+    /// texts ("No keyring to modify (encryption not enabled)", for a
+    /// list "Keyring is empty (encryption not enabled)").
+    #[error("{reason}")]
+    KeyringDisabled {
+        /// Serf's text.
+        reason: &'static str,
+    },
+    /// The keyring file could not be read or written.
+    #[error("keyring file {path}: {reason}")]
+    KeyringFile {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
     },
     /// Something could not be encoded for the wire.
     #[error("encoding a {what}: {reason}")]

@@ -24,7 +24,31 @@
 //!   leave intents (a tag byte tells them apart), ordered by a per-pool
 //!   Lamport clock and delivered once per member through a 512-time
 //!   recent-event buffer, as Serf's `EventBuffer`.
+//! - **Encryption.** With a [`Keyring`] every datagram (foca's packets and
+//!   our own) is sealed with AES-GCM under the primary key and opened with
+//!   any installed key, as memberlist does. [`Membership::keyring`] runs
+//!   Serf's key-manager operations (list, install, use, remove) on every
+//!   member through a small request/response over the envelope, so a pool
+//!   rotates its key without losing members.
+//! - **Network coordinates.** Every probe interval the pool pings one
+//!   random alive member with its own ping/pong packets, feeds the round
+//!   trip into Serf's Vivaldi algorithm (8 dimensions, latency filter,
+//!   adjustment window, gravity) and keeps the coordinates members carry
+//!   in those packets ([`Membership::coordinate`],
+//!   [`Membership::coordinates`]).
+//! - **Local health.** Lifeguard's Local Health Multiplier
+//!   ([`Membership::health_score`]) follows missed pings and refutations.
+//!
+//! ```text
+//!  Membership (trait) ── GossipPool ──commands──▶ driver task
+//!                                                  │  foca (SWIM) + broadcast handler
+//!                                                  │      (leave intents, user events)
+//!                                                  │  keyring queries, Vivaldi pings
+//!                                                  ▼
+//!                     envelope "sk" (wire) ─▶ AES-GCM seal (keyring) ─▶ UDP
+//! ```
 
+mod awareness;
 mod broadcast;
 mod config;
 mod driver;
@@ -32,18 +56,23 @@ mod error;
 mod event;
 mod identity;
 mod intent;
+mod keyring;
 mod member;
 mod membership;
 mod pool;
+mod query;
 mod shared;
 mod table;
 mod timers;
+mod vivaldi;
 mod wire;
 
 pub use config::{PoolConfig, Timing};
 pub use error::{MembershipError, Result};
 pub use event::{USER_EVENT_SIZE_LIMIT, UserEvent};
 pub use identity::MAX_IDENTITY_BYTES;
+pub use keyring::Keyring;
 pub use member::{Member, MemberStatus};
 pub use membership::{BoxFuture, Membership};
 pub use pool::GossipPool;
+pub use query::{KeyringOp, KeyringResponse};

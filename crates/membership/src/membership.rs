@@ -3,11 +3,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use skein_types::Coordinate;
 use tokio::sync::{broadcast, watch};
 
 use crate::error::MembershipError;
 use crate::event::UserEvent;
 use crate::member::Member;
+use crate::query::{KeyringOp, KeyringResponse};
 
 /// A boxed, sendable future borrowing the pool.
 pub type BoxFuture<'a, T> = futures::future::BoxFuture<'a, T>;
@@ -59,4 +61,41 @@ pub trait Membership: Send + Sync + 'static {
     /// (fired here or elsewhere), each once. A receiver that lags more
     /// than 256 events behind gets `RecvError::Lagged` and skips ahead.
     fn subscribe_events(&self) -> broadcast::Receiver<UserEvent>;
+
+    /// Runs a keyring operation on every alive member, this one included
+    /// (Serf's key manager; Consul's `/v1/operator/keyring`), and tallies
+    /// their answers, waiting up to [`crate::Timing::query_timeout`].
+    ///
+    /// A member that fails the operation (`Use` of a key it does not have:
+    /// "requested key is not in the keyring"; `Remove` of its primary key:
+    /// "removing the primary key is not allowed") counts in
+    /// [`KeyringResponse::num_err`] with its text in
+    /// [`KeyringResponse::messages`]; one that did not answer in time is
+    /// missing from [`KeyringResponse::num_resp`].
+    /// [`KeyringResponse::failure`] gives Serf's summary error for both.
+    ///
+    /// Errors before asking anyone when the key is not valid
+    /// ([`MembershipError::InvalidKey`]) and, with Serf's texts, when this
+    /// pool has no keyring ([`MembershipError::KeyringDisabled`]).
+    fn keyring(&self, op: KeyringOp) -> BoxFuture<'_, Result<KeyringResponse, MembershipError>>;
+
+    /// This node's Vivaldi network coordinate (Serf's, 8 dimensions,
+    /// seconds). It starts at the origin with error 1.5 and moves as the
+    /// pool measures round trips to random members every probe interval.
+    fn coordinate(&self) -> Coordinate;
+
+    /// The latest known coordinate of every alive member, this one
+    /// included, sorted by name. Members not heard from yet (no ping or
+    /// pong carried their coordinate) are missing.
+    fn coordinates(&self) -> Vec<(String, Coordinate)>;
+
+    /// Lifeguard's Local Health Multiplier (memberlist's health score,
+    /// Consul's `memberlist.health.score`): 0 when healthy, up to 7
+    /// (memberlist's `AwarenessMaxMultiplier` of 8, less one). It rises
+    /// when this node's coordinate pings go unanswered within the probe
+    /// timeout and when it has to refute a leave or rejoin after being
+    /// declared failed; each answered ping lowers it. It is reported
+    /// only: foca cannot change its probe interval or timeout at run time,
+    /// so probes are not yet slowed by `score + 1` as memberlist's are.
+    fn health_score(&self) -> u32;
 }

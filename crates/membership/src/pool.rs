@@ -9,6 +9,7 @@ use foca::{Foca, PostcardCodec};
 use futures::future::join_all;
 use rand::SeedableRng;
 use rand::rngs::{StdRng, SysRng};
+use skein_types::Coordinate;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -16,12 +17,14 @@ use tracing::{Instrument, debug, info, info_span};
 
 use crate::broadcast::{Handler, Item};
 use crate::config::{MAX_PACKET, PoolConfig, Timing};
-use crate::driver::{Command, Driver};
+use crate::driver::{Command, Driver, Security};
 use crate::error::{MembershipError, Result};
 use crate::event::UserEvent;
 use crate::identity::NodeId;
+use crate::keyring::Keyring;
 use crate::member::Member;
 use crate::membership::{BoxFuture, Membership};
+use crate::query::{KeyringOp, KeyringResponse};
 use crate::shared::Shared;
 use crate::table::Table;
 
@@ -35,6 +38,9 @@ pub struct GossipPool {
     addr: SocketAddr,
     local_addr: SocketAddr,
     timing: Timing,
+    /// Whether gossip is encrypted (fixed at start: a keyring never
+    /// becomes empty).
+    encrypted: bool,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -50,11 +56,15 @@ impl GossipPool {
             advertise,
             tags,
             timing,
+            keyring,
+            keyring_file,
         } = config;
         if name.is_empty() {
             return Err(MembershipError::EmptyName);
         }
         timing.validate()?;
+        let security = security(keyring, keyring_file)?;
+        let encrypted = security.keyring.is_some();
         let socket = UdpSocket::bind(bind)
             .await
             .map_err(|source| MembershipError::Bind { addr: bind, source })?;
@@ -65,6 +75,9 @@ impl GossipPool {
         let me = NodeId::new(name, addr, tags);
         me.check_size()?;
         let rng = StdRng::try_from_rng(&mut SysRng).map_err(|e| MembershipError::Rng {
+            reason: e.to_string(),
+        })?;
+        let driver_rng = StdRng::try_from_rng(&mut SysRng).map_err(|e| MembershipError::Rng {
             reason: e.to_string(),
         })?;
 
@@ -79,10 +92,18 @@ impl GossipPool {
             handler,
         );
         let (commands, inbox) = mpsc::unbounded_channel();
-        let driver = Driver::new(foca, socket, Arc::clone(&shared), timing.clone(), inbox);
-        span.in_scope(
-            || info!(%addr, bind = %local_addr, generation = me.generation, "gossip pool started"),
+        let driver = Driver::new(
+            foca,
+            socket,
+            Arc::clone(&shared),
+            timing.clone(),
+            inbox,
+            security,
+            driver_rng,
         );
+        span.in_scope(|| {
+            info!(%addr, bind = %local_addr, generation = me.generation, encrypted, "gossip pool started")
+        });
         let task = tokio::spawn(driver.run().instrument(span));
         Ok(Arc::new(Self {
             shared,
@@ -90,6 +111,7 @@ impl GossipPool {
             addr,
             local_addr,
             timing,
+            encrypted,
             task: Mutex::new(Some(task)),
         }))
     }
@@ -248,6 +270,52 @@ impl Membership for GossipPool {
     fn subscribe_events(&self) -> broadcast::Receiver<UserEvent> {
         self.shared.subscribe_events()
     }
+
+    fn health_score(&self) -> u32 {
+        self.shared.health()
+    }
+
+    fn coordinate(&self) -> Coordinate {
+        self.shared.local_coordinate()
+    }
+
+    fn coordinates(&self) -> Vec<(String, Coordinate)> {
+        self.shared.coordinates()
+    }
+
+    fn keyring(&self, op: KeyringOp) -> BoxFuture<'_, Result<KeyringResponse>> {
+        Box::pin(async move {
+            if !self.encrypted {
+                return Err(op.disabled());
+            }
+            let op = op.to_wire()?;
+            let (done, answers) = oneshot::channel();
+            self.send(Command::Keyring { op, done })?;
+            answers.await.map_err(|_| MembershipError::Stopped)
+        })
+    }
+}
+
+/// The keyring to start with: the keyring file's when it exists, else the
+/// configured one (then written to the file).
+fn security(
+    keyring: Option<Keyring>,
+    keyring_file: Option<std::path::PathBuf>,
+) -> Result<Security> {
+    let keyring = match &keyring_file {
+        Some(path) if path.exists() => Some(Keyring::load(path)?),
+        Some(path) => {
+            if let Some(keyring) = &keyring {
+                keyring.save(path)?;
+            }
+            keyring
+        }
+        None => keyring,
+    };
+    Ok(Security {
+        keyring,
+        keyring_file,
+    })
 }
 
 /// Room for an encoded user event in a gossip packet whose header carries

@@ -2,6 +2,9 @@
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use std::collections::HashMap;
+
+use skein_types::Coordinate;
 use tokio::sync::{broadcast, watch};
 
 use crate::event::{EventLog, UserEvent};
@@ -18,6 +21,15 @@ pub(crate) struct Shared {
     changes: watch::Sender<u64>,
     events: Mutex<EventLog>,
     delivered: broadcast::Sender<UserEvent>,
+    coords: Mutex<Coords>,
+    /// Lifeguard's Local Health Multiplier.
+    health: std::sync::atomic::AtomicU32,
+}
+
+/// Network coordinates: ours and the latest heard from each member.
+struct Coords {
+    local: Coordinate,
+    others: HashMap<String, Coordinate>,
 }
 
 // === impl Shared ===
@@ -30,6 +42,11 @@ impl Shared {
             changes: watch::Sender::new(version),
             events: Mutex::new(EventLog::default()),
             delivered: broadcast::Sender::new(EVENT_CHANNEL),
+            coords: Mutex::new(Coords {
+                local: crate::vivaldi::Coord::origin().to_public(),
+                others: HashMap::new(),
+            }),
+            health: std::sync::atomic::AtomicU32::new(0),
         }
     }
 
@@ -51,6 +68,52 @@ impl Shared {
 
     pub(crate) fn subscribe_events(&self) -> broadcast::Receiver<UserEvent> {
         self.delivered.subscribe()
+    }
+
+    fn coords(&self) -> MutexGuard<'_, Coords> {
+        self.coords.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn set_health(&self, score: u32) {
+        self.health
+            .store(score, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn health(&self) -> u32 {
+        self.health.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_local_coordinate(&self, coord: Coordinate) {
+        self.coords().local = coord;
+    }
+
+    pub(crate) fn set_coordinate(&self, name: &str, coord: Coordinate) {
+        self.coords().others.insert(name.to_owned(), coord);
+    }
+
+    pub(crate) fn local_coordinate(&self) -> Coordinate {
+        self.coords().local.clone()
+    }
+
+    /// The latest coordinate of every alive member, ours included, by name.
+    pub(crate) fn coordinates(&self) -> Vec<(String, Coordinate)> {
+        let (members, local) = {
+            let table = self.lock();
+            (table.members(), table.local_name().to_owned())
+        };
+        let coords = self.coords();
+        members
+            .into_iter()
+            .filter(|m| m.status == crate::member::MemberStatus::Alive)
+            .filter_map(|m| {
+                let coord = if m.name == local {
+                    Some(coords.local.clone())
+                } else {
+                    coords.others.get(&m.name).cloned()
+                };
+                coord.map(|c| (m.name, c))
+            })
+            .collect()
     }
 
     /// Tells watchers about changes since the last call.

@@ -19,6 +19,10 @@ pub(crate) enum Due {
     Leave(LeaveStage),
     /// Drop members gone for longer than `reap_after`.
     Reap,
+    /// Stop waiting for answers to a keyring query.
+    QueryTimeout(u64),
+    /// Ping a random member to update our network coordinate.
+    CoordinatePing,
 }
 
 /// Steps of a graceful leave, after the intent went out.

@@ -99,3 +99,24 @@ pub async fn cluster(names: &[&str]) -> Vec<Arc<GossipPool>> {
     }
     pools
 }
+
+/// Starts a pool from a config, with `name`'s tags and fast timing.
+pub async fn start_config(name: &str, edit: impl FnOnce(&mut PoolConfig)) -> Arc<GossipPool> {
+    let mut config = PoolConfig::new(name, "127.0.0.1:0".parse().expect("addr"));
+    config.tags = tags_of(name, "node");
+    config.timing = Timing::fast();
+    edit(&mut config);
+    GossipPool::start(config).await.expect("start")
+}
+
+/// Joins `pools[1..]` through `pools[0]` and waits until all see all alive.
+pub async fn form(pools: &[Arc<GossipPool>]) {
+    let names: Vec<String> = pools.iter().map(|p| p.local().name).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    for pool in &pools[1..] {
+        assert_eq!(pool.join(vec![pools[0].addr()]).await.expect("join"), 1);
+    }
+    for pool in pools {
+        wait_until(pool, "all alive", |m| all_alive(&names, m)).await;
+    }
+}

@@ -1,0 +1,158 @@
+//! One simulated server: its disk outlives crashes, its software (Raft, the
+//! state machine, the RPC listener) is rebuilt from the disk on each start.
+
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::{Arc, RwLock};
+
+use openraft::BasicNode;
+use openraft::error::{ClientWriteError, RaftError};
+use redb::Database;
+use skein_raft::{LogStore, NodeId, Raft, SharedStore, StateMachine};
+use skein_state::{Command, Outcome, Store};
+use tracing::{debug, info};
+use turmoil::net::{TcpListener, TcpStream};
+
+use crate::network::SimNetworkFactory;
+use crate::wire::{self, PORT, Request, WriteReply};
+
+/// A simulated server.
+pub(crate) struct Node {
+    pub(crate) id: NodeId,
+    pub(crate) host: String,
+    members: BTreeMap<NodeId, BasicNode>,
+    config: Arc<openraft::Config>,
+    /// Whether the disk survives a crash; `false` models a server that
+    /// loses its storage on restart (the broken setup the checker must
+    /// catch).
+    durable: bool,
+    disk: RefCell<Arc<Database>>,
+    /// Whether this server already formed the cluster (only s1 does, once).
+    bootstrapped: Cell<bool>,
+    /// Starts so far; a restart lets the applied index go back.
+    incarnation: Cell<u64>,
+    live: RefCell<Option<Live>>,
+}
+
+/// The running software of a server.
+#[derive(Clone)]
+pub(crate) struct Live {
+    pub(crate) raft: Raft,
+    pub(crate) store: SharedStore,
+    pub(crate) incarnation: u64,
+}
+
+/// The host name of server `id`.
+pub(crate) fn host_name(id: NodeId) -> String {
+    format!("s{id}")
+}
+
+// === impl Node ===
+
+impl Node {
+    pub(crate) fn new(
+        id: NodeId,
+        servers: u64,
+        config: Arc<openraft::Config>,
+        durable: bool,
+    ) -> Result<Self, skein_raft::Error> {
+        let members = (1..=servers)
+            .map(|m| (m, BasicNode::new(host_name(m))))
+            .collect();
+        Ok(Self {
+            id,
+            host: host_name(id),
+            members,
+            config,
+            durable,
+            disk: RefCell::new(skein_raft::open_database(None)?),
+            bootstrapped: Cell::new(false),
+            incarnation: Cell::new(0),
+            live: RefCell::new(None),
+        })
+    }
+
+    /// The running software, if the server is up.
+    pub(crate) fn live(&self) -> Option<Live> {
+        self.live.borrow().clone()
+    }
+
+    /// Forgets the running software: the host was crashed.
+    pub(crate) fn crashed(&self) {
+        self.live.borrow_mut().take();
+    }
+
+    /// The disk for a new start: the same one, or a blank one if storage is
+    /// not durable and this is a restart.
+    fn disk(&self) -> Result<Arc<Database>, skein_raft::Error> {
+        if !self.durable && self.incarnation.get() > 0 {
+            *self.disk.borrow_mut() = skein_raft::open_database(None)?;
+        }
+        Ok(self.disk.borrow().clone())
+    }
+
+    /// The host software: start Raft from the disk, form the cluster on the
+    /// first start of s1, then answer RPCs until crashed.
+    pub(crate) async fn serve(self: Rc<Self>) -> turmoil::Result {
+        let db = self.disk()?;
+        let log = LogStore::new(db.clone())?;
+        let store: SharedStore = Arc::new(RwLock::new(Store::new()));
+        let sm = StateMachine::new(store.clone(), db)?;
+        let raft = Raft::new(self.id, self.config.clone(), SimNetworkFactory, log, sm).await?;
+        let incarnation = self.incarnation.get();
+        self.incarnation.set(incarnation + 1);
+        *self.live.borrow_mut() = Some(Live {
+            raft: raft.clone(),
+            store,
+            incarnation,
+        });
+        info!(node = self.id, incarnation, "server started");
+        let listener = TcpListener::bind(("0.0.0.0", PORT)).await?;
+        if self.id == 1 && !self.bootstrapped.get() {
+            raft.initialize(self.members.clone()).await?;
+            self.bootstrapped.set(true);
+        }
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::task::spawn_local(answer(raft.clone(), stream));
+        }
+    }
+}
+
+/// Reads one request from `stream`, hands it to Raft, writes the reply.
+async fn answer(raft: Raft, mut stream: TcpStream) {
+    let req: Request = match wire::read(&mut stream).await {
+        Ok(req) => req,
+        Err(error) => {
+            debug!(%error, "reading a request");
+            return;
+        }
+    };
+    let sent = match req {
+        Request::Append(r) => wire::write(&mut stream, &raft.append_entries(r).await).await,
+        Request::Vote(r) => wire::write(&mut stream, &raft.vote(r).await).await,
+        Request::Snapshot(r) => wire::write(&mut stream, &raft.install_snapshot(r).await).await,
+        Request::Write(cmd) => wire::write(&mut stream, &client_write(&raft, cmd).await).await,
+    };
+    if let Err(error) = sent {
+        debug!(%error, "writing a reply");
+    }
+}
+
+async fn client_write(raft: &Raft, cmd: Command) -> WriteReply {
+    match raft.client_write(cmd).await {
+        Ok(resp) => WriteReply::Committed {
+            term: resp.log_id.leader_id.term,
+            leader: resp.log_id.leader_id.node_id,
+            index: resp.log_id.index,
+            applied: resp.data == Outcome::Bool(true),
+        },
+        Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => WriteReply::NotLeader {
+            leader: f.leader_id,
+        },
+        Err(e) => WriteReply::Failed {
+            reason: e.to_string(),
+        },
+    }
+}
