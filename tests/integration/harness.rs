@@ -233,6 +233,17 @@ pub(crate) fn post(url: &str, body: impl AsRef<[u8]>) -> Resp {
     read(client().post(url).send(body.as_ref()).expect("POST"))
 }
 
+/// A DELETE with a body (`/v1/operator/keyring` takes one).
+pub(crate) fn delete_body(url: &str, body: &str) -> Resp {
+    read(
+        client()
+            .delete(url)
+            .force_send_body()
+            .send(body.as_bytes())
+            .expect("DELETE"),
+    )
+}
+
 pub(crate) fn delete(url: &str) -> Resp {
     read(client().delete(url).call().expect("DELETE"))
 }

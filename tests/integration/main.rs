@@ -12,6 +12,7 @@ mod cluster;
 mod dns;
 mod durability;
 mod events;
+mod gossip;
 mod harness;
 mod health_flow;
 mod jepsen;

@@ -6,15 +6,23 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use skein_config::{Autopilot, RuntimeConfig};
-use skein_http_api::{AgentInfo, ClusterView, MemberInfo};
-use skein_membership::{GossipPool, Member, MemberStatus, Membership, PoolConfig, Timing};
+use skein_http_api::{
+    AgentInfo, ClusterView, EventLog, KeyringAnswer, KeyringRequest, LocalAgent, MemberInfo,
+    UserEvent,
+};
+use skein_membership::{
+    GossipPool, Keyring, KeyringOp, Member, MemberStatus, Membership, PoolConfig, Timing,
+    UserEvent as GossipEvent,
+};
 use skein_server::{Server, raft_id_for};
 use skein_state::{Op, Registration};
-use skein_types::{Check, CheckStatus, Node};
+use skein_types::{Check, CheckStatus, Coordinate, Node};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
@@ -50,6 +58,7 @@ impl Cluster {
         config: &RuntimeConfig,
         info: &AgentInfo,
         server: Arc<Server>,
+        data_dir: Option<&Path>,
     ) -> Result<Self> {
         let port = config.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
         let pool_config = PoolConfig {
@@ -58,6 +67,10 @@ impl Cluster {
             advertise: Some(SocketAddr::new(config.advertise_addr, 0)),
             tags: tags(info, config),
             timing: Timing::lan(),
+            keyring: keyring(config)?,
+            keyring_file: data_dir
+                .filter(|_| !config.disable_keyring_file)
+                .map(|d| d.join("serf").join("local.keyring")),
         };
         let pool = GossipPool::start(pool_config)
             .await
@@ -88,6 +101,54 @@ impl Cluster {
         Ok(Self { pool, tasks })
     }
 
+    /// Delivers the user events gossip brings to `events`, when this
+    /// agent passes their node, service and tag filters.
+    pub(crate) fn deliver_events(
+        &mut self,
+        events: Arc<EventLog>,
+        local: Arc<dyn LocalAgent>,
+        node: String,
+    ) {
+        let mut incoming = self.pool.subscribe_events();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                match incoming.recv().await {
+                    Ok(e) => deliver(&events, local.as_ref(), &node, &e),
+                    Err(RecvError::Lagged(missed)) => {
+                        warn!(missed, "user events: fell behind the pool");
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        }));
+    }
+
+    /// This node's network coordinate as the pool has measured it.
+    pub(crate) fn coordinate(&self) -> Coordinate {
+        self.pool.coordinate()
+    }
+
+    /// Sends this node's coordinate to the servers whenever it changed,
+    /// at most once per `every` (Consul's `sync_coordinate_interval_min`).
+    pub(crate) fn sync_coordinates(
+        &mut self,
+        server: Arc<Server>,
+        node: String,
+        every: Duration,
+        mut last: Option<Coordinate>,
+    ) {
+        let pool = self.pool.clone();
+        self.tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let now = pool.coordinate();
+                if last.as_ref() != Some(&now) && publish_coordinate(&server, &node, &now).await {
+                    last = Some(now);
+                }
+            }
+        }));
+    }
+
     /// The pool's address.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.pool.addr()
@@ -111,6 +172,50 @@ impl Cluster {
             t.abort();
         }
         self.pool.shutdown().await;
+    }
+}
+
+/// The `encrypt` key, if one is configured.
+fn keyring(config: &RuntimeConfig) -> Result<Option<Keyring>> {
+    let Some(key) = config.encrypt.as_deref().filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    Keyring::from_base64(&[key])
+        .map(Some)
+        .map_err(|e| Error::Unsupported(format!("Failed to configure keyring: {e}")))
+}
+
+/// Records `e` if it is a user event this agent takes.
+fn deliver(events: &EventLog, local: &dyn LocalAgent, node: &str, e: &GossipEvent) {
+    let Some(event) = UserEvent::decode(&e.name, e.ltime, &e.payload) else {
+        debug!(name = %e.name, "user events: not an event this agent understands");
+        return;
+    };
+    let services = local.services();
+    let offered = services
+        .iter()
+        .map(|s| (s.service.as_str(), s.tags.as_slice()));
+    if event.accepted_by(node, offered) {
+        debug!(name = %event.name, ltime = event.ltime, "user event");
+        events.record(event);
+    }
+}
+
+/// Writes `coord` as `node`'s coordinate; whether it was stored.
+pub(crate) async fn publish_coordinate(server: &Server, node: &str, coord: &Coordinate) -> bool {
+    let Ok(coord) = serde_json::to_value(coord) else {
+        return false;
+    };
+    let op = Op::CoordinateUpdate {
+        node: node.to_owned(),
+        coord,
+    };
+    match server.write(op).await {
+        Ok(_) => true,
+        Err(e) => {
+            debug!(error = %e, "publishing the node's coordinate");
+            false
+        }
     }
 }
 
@@ -432,6 +537,36 @@ impl ClusterView for PoolView {
         addrs: Vec<String>,
     ) -> futures::future::BoxFuture<'_, std::result::Result<usize, String>> {
         Box::pin(async move { join(&self.0, &addrs).await })
+    }
+
+    fn fire_event(&self, name: &str, payload: Vec<u8>) -> std::result::Result<u64, String> {
+        self.0
+            .fire_event(name.to_owned(), payload)
+            .map_err(|e| e.to_string())
+    }
+
+    fn keyring(
+        &self,
+        op: KeyringRequest,
+    ) -> futures::future::BoxFuture<'_, std::result::Result<KeyringAnswer, String>> {
+        let op = match op {
+            KeyringRequest::List => KeyringOp::List,
+            KeyringRequest::Install(k) => KeyringOp::Install(k),
+            KeyringRequest::Use(k) => KeyringOp::Use(k),
+            KeyringRequest::Remove(k) => KeyringOp::Remove(k),
+        };
+        Box::pin(async move {
+            let r = self.0.keyring(op).await.map_err(|e| e.to_string())?;
+            Ok(KeyringAnswer {
+                failure: r.failure(),
+                num_nodes: r.num_nodes,
+                num_resp: r.num_resp,
+                num_err: r.num_err,
+                messages: r.messages,
+                keys: r.keys,
+                primary_keys: r.primary_keys,
+            })
+        })
     }
 
     fn force_leave(&self, node: &str) -> std::result::Result<(), String> {

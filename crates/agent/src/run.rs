@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use skein_config::RuntimeConfig;
 use skein_dns::{DnsHandler, DnsServer, DnsSettings, GateFuture, ReadGate};
-use skein_http_api::{AgentInfo, ApiConfig, ApiState, ClusterView, LogFeed, StaticAuthorizer};
+use skein_http_api::{
+    AgentInfo, ApiConfig, ApiState, ClusterView, EventLog, LogFeed, StaticAuthorizer,
+};
 use skein_server::{Server, ServerOptions, raft_id_for};
 use skein_types::read::Consistency;
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
@@ -16,7 +18,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::backend::ServerBackend;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, publish_coordinate};
 use crate::local::{Fixed, LocalState, persist, spawn_sync};
 use crate::local_agent::Agent as LocalAgentImpl;
 pub use crate::local_agent::Reloader;
@@ -142,17 +144,35 @@ impl Agent {
             server.clone(),
             fixed_entries(&info, &config),
         );
-        let cluster = Cluster::start(&config, &info, server.clone()).await?;
-        if server.is_leader() {
+        let mut cluster =
+            Cluster::start(&config, &info, server.clone(), data_dir.as_deref()).await?;
+        let first = cluster.coordinate();
+        let published = if server.is_leader() {
             // A lone server answers at once; in a cluster the first sync
-            // waits for a leader, so it runs in the background.
+            // waits for a leader, so it happens in the background.
             local.state.sync.wait(local.state.sync.request()).await;
-            publish_coordinate(&server, &info.node_name).await;
+            publish_coordinate(&server, &info.node_name, &first)
+                .await
+                .then_some(first)
         } else {
-            let (server, node) = (server.clone(), info.node_name.clone());
-            tokio::spawn(async move { publish_coordinate(&server, &node).await });
-        }
-        let state = api_state(&config, &server, &leave, info, local, logs, cluster.view());
+            None
+        };
+        cluster.sync_coordinates(
+            server.clone(),
+            info.node_name.clone(),
+            config.sync_coordinate_interval_min,
+            published,
+        );
+        let events: Arc<EventLog> = Arc::default();
+        let local = Arc::new(local);
+        cluster.deliver_events(events.clone(), local.clone(), info.node_name.clone());
+        let parts = Parts {
+            local,
+            logs,
+            cluster: cluster.view(),
+            events,
+        };
+        let state = api_state(&config, &server, &leave, info, parts);
         let (http_addrs, http_tasks) = serve_http(&config, state, &shutdown).await?;
         let dns = serve_dns(&config, &server).await?;
         let dns_addrs = dns
@@ -286,15 +306,28 @@ fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentIn
     }
 }
 
+/// What the API serves besides the server: the agent's own state, its
+/// logs, and the gossip pool with the events it delivered.
+struct Parts {
+    local: Arc<LocalAgentImpl>,
+    logs: LogFeed,
+    cluster: Arc<dyn ClusterView>,
+    events: Arc<EventLog>,
+}
+
 fn api_state(
     config: &RuntimeConfig,
     server: &Arc<Server>,
     leave: &Arc<Notify>,
     info: AgentInfo,
-    local: LocalAgentImpl,
-    logs: LogFeed,
-    cluster: Arc<dyn ClusterView>,
+    parts: Parts,
 ) -> ApiState {
+    let Parts {
+        local,
+        logs,
+        cluster,
+        events,
+    } = parts;
     let backend = ServerBackend {
         server: server.clone(),
         leave: leave.clone(),
@@ -320,23 +353,10 @@ fn api_state(
         agent: Arc::new(info),
         config: Arc::new(api),
         auth: Arc::new(auth),
-        local: Arc::new(local),
-        events: Arc::default(),
+        local,
+        events,
         logs,
         cluster,
-    }
-}
-
-/// Publishes this node's starting network coordinate (Vivaldi's origin with
-/// its initial error), as an agent does before gossip has measured anything.
-async fn publish_coordinate(server: &Server, node: &str) {
-    let coord = serde_json::json!({ "Vec": [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], "Error": 1.5, "Adjustment": 0.0, "Height": 1.0e-5 });
-    let op = skein_state::Op::CoordinateUpdate {
-        node: node.to_owned(),
-        coord,
-    };
-    if let Err(e) = server.write(op).await {
-        warn!(error = %e, "publishing the node's coordinate");
     }
 }
 

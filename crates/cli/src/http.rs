@@ -209,6 +209,18 @@ impl Client {
         read_response("Delete", &url, request.call())
     }
 
+    /// `DELETE path?query` with `body` (`/v1/operator/keyring` takes one).
+    pub(crate) fn delete_with_body(
+        &self,
+        path: &str,
+        query: Query,
+        body: &[u8],
+    ) -> Result<Response> {
+        let url = self.url(path, query);
+        let request = self.with_token(self.agent.delete(&url).force_send_body());
+        read_response("Delete", &url, request.send(body))
+    }
+
     fn url(&self, path: &str, mut query: Query) -> String {
         if let Some(dc) = &self.datacenter {
             query.push(("dc", dc.clone()));

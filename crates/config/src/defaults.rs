@@ -88,6 +88,8 @@ pub const MAX_QUERY_TIME: Duration = Duration::from_secs(600);
 pub const RETRY_INTERVAL: Duration = Duration::from_secs(30);
 /// `session_ttl_min`.
 pub const SESSION_TTL_MIN: Duration = Duration::from_secs(10);
+/// `sync_coordinate_interval_min`.
+pub const SYNC_COORDINATE_INTERVAL_MIN: Duration = Duration::from_secs(15);
 /// `check_update_interval`.
 pub const CHECK_UPDATE_INTERVAL: Duration = Duration::from_secs(5 * 60);
 /// `reconnect_timeout` and `reconnect_timeout_wan`.

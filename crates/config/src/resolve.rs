@@ -99,6 +99,7 @@ impl RuntimeConfig {
             connect_ca_config: Map::new(),
             peering_enabled: d::PEERING_ENABLED,
             session_ttl_min: d::SESSION_TTL_MIN,
+            sync_coordinate_interval_min: d::SYNC_COORDINATE_INTERVAL_MIN,
             check_update_interval: d::CHECK_UPDATE_INTERVAL,
             reconnect_timeout: d::RECONNECT_TIMEOUT,
             reconnect_timeout_wan: d::RECONNECT_TIMEOUT,
@@ -228,6 +229,10 @@ fn apply_agent(c: &mut RuntimeConfig, u: &UserConfig) -> Result<(), FieldError> 
     set_dur(&mut c.default_query_time, u.default_query_time);
     set_dur(&mut c.max_query_time, u.max_query_time);
     set_dur(&mut c.session_ttl_min, u.session_ttl_min);
+    set_dur(
+        &mut c.sync_coordinate_interval_min,
+        u.sync_coordinate_interval_min,
+    );
     set_dur(&mut c.check_update_interval, u.check_update_interval);
     if let Some(domain) = &u.domain {
         c.domain = dotted(domain);

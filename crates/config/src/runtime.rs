@@ -136,6 +136,9 @@ pub struct RuntimeConfig {
     /// Shortest session TTL allowed.
     #[serde(serialize_with = "duration::serialize")]
     pub session_ttl_min: Duration,
+    /// How often, at least, the agent sends its network coordinate to the
+    /// servers.
+    pub sync_coordinate_interval_min: Duration,
     /// How often unchanged check output is synced to servers.
     #[serde(serialize_with = "duration::serialize")]
     pub check_update_interval: Duration,

@@ -107,6 +107,7 @@ pub struct UserConfig {
     pub raft_trailing_logs: Option<u64>,
     pub autopilot: Option<UserAutopilot>,
     pub session_ttl_min: Option<DurationValue>,
+    pub sync_coordinate_interval_min: Option<DurationValue>,
     pub check_update_interval: Option<DurationValue>,
     pub reconnect_timeout: Option<DurationValue>,
     pub reconnect_timeout_wan: Option<DurationValue>,

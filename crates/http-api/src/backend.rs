@@ -233,4 +233,41 @@ pub trait ClusterView: Send + Sync + 'static {
     fn join(&self, addrs: Vec<String>) -> BoxFuture<'_, Result<usize, String>>;
     /// Marks a failed member as left (Consul's `force-leave`).
     fn force_leave(&self, node: &str) -> Result<(), String>;
+    /// Gossips a user event to every agent of the pool, this one included;
+    /// returns its Lamport time.
+    fn fire_event(&self, name: &str, payload: Vec<u8>) -> Result<u64, String>;
+    /// Runs a keyring operation on every member of the pool.
+    fn keyring(&self, op: KeyringRequest) -> BoxFuture<'_, Result<KeyringAnswer, String>>;
+}
+
+/// A gossip keyring operation (`/v1/operator/keyring`); keys in base64.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyringRequest {
+    /// Which keys each member has.
+    List,
+    /// Add a key everywhere.
+    Install(String),
+    /// Make an installed key the one that encrypts.
+    Use(String),
+    /// Drop a key that is not the primary one.
+    Remove(String),
+}
+
+/// What the members answered to a keyring operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyringAnswer {
+    /// Members asked.
+    pub num_nodes: usize,
+    /// Members that answered.
+    pub num_resp: usize,
+    /// Members that answered with an error.
+    pub num_err: usize,
+    /// Errors by member.
+    pub messages: std::collections::BTreeMap<String, String>,
+    /// Installed keys and how many members have each.
+    pub keys: std::collections::BTreeMap<String, usize>,
+    /// Primary keys and how many members use each.
+    pub primary_keys: std::collections::BTreeMap<String, usize>,
+    /// Serf's summary when some member failed or did not answer.
+    pub failure: Option<String>,
 }

@@ -23,8 +23,8 @@ mod v1;
 
 pub use auth::{Access, Authorizer, StaticAuthorizer};
 pub use backend::{
-    AgentInfo, ApiConfig, Backend, BackendError, ClusterView, Consistency, LocalAgent, LocalError,
-    MemberInfo, Peer, ReadMeta,
+    AgentInfo, ApiConfig, Backend, BackendError, ClusterView, Consistency, KeyringAnswer,
+    KeyringRequest, LocalAgent, LocalError, MemberInfo, Peer, ReadMeta,
 };
 pub use error::ApiError;
 pub use events::{EventLog, UserEvent};

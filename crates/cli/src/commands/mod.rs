@@ -12,7 +12,10 @@ use crate::flags::{FlagError, FlagSet, Parsed};
 use crate::http::Client;
 
 pub(crate) mod catalog;
+pub(crate) mod event;
 pub(crate) mod info;
+pub(crate) mod keygen;
+pub(crate) mod keyring;
 pub(crate) mod kv;
 pub(crate) mod leave;
 pub(crate) mod maint;
@@ -62,6 +65,9 @@ const COMMANDS: &[&Command] = &[
     &kv::delete::COMMAND,
     &kv::export::COMMAND,
     &kv::import::COMMAND,
+    &event::COMMAND,
+    &keygen::COMMAND,
+    &keyring::COMMAND,
     &leave::COMMAND,
     &maint::COMMAND,
     &members::COMMAND,

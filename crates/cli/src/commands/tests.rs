@@ -12,7 +12,10 @@ fn no_arguments_lists_commands_on_stderr() {
          Available commands are:\n\
          \x20   agent       Runs a skein agent\n\
          \x20   catalog     Interact with the catalog\n\
+         \x20   event       Fire a new event\n\
          \x20   info        Provides debugging information for operators.\n\
+         \x20   keygen      Generates a new encryption key\n\
+         \x20   keyring     Manages gossip layer encryption keys\n\
          \x20   kv          Interact with the key-value store\n\
          \x20   leave       Gracefully leaves the skein cluster and shuts down\n\
          \x20   maint       Controls node or service maintenance mode\n\

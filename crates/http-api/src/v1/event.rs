@@ -14,6 +14,9 @@ use crate::query::Req;
 use crate::response::{answer, ok};
 use crate::{Access, ApiError, ApiState, ReadMeta};
 
+/// How long a fire waits for the event to reach this agent's own list.
+const LOCAL_DELIVERY_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/event/fire/{name}", put(fire))
@@ -34,7 +37,7 @@ async fn fire(
     for key in ["node", "service", "tag"] {
         regex_ok(&filter(key))?;
     }
-    let event = UserEvent {
+    let mut event = UserEvent {
         id: uuid::Uuid::new_v4().to_string(),
         name,
         payload: body.to_vec(),
@@ -43,7 +46,29 @@ async fn fire(
         tag_filter: filter("tag"),
         ltime: 0,
     };
-    Ok(ok(&render(&state.events.fire(event))))
+    let mut delivered = state.events.subscribe();
+    event.ltime = state
+        .cluster
+        .fire_event(&event.name, event.encode())
+        .map_err(ApiError::Internal)?;
+    // When this agent is a target, answer once the event is in its own
+    // list, so a list right after the fire sees it.
+    let services = state.local.services();
+    let offered = services
+        .iter()
+        .map(|s| (s.service.as_str(), s.tags.as_slice()));
+    if event.accepted_by(&state.agent.node_name, offered) {
+        let deadline = tokio::time::Instant::now() + LOCAL_DELIVERY_WAIT;
+        while !state.events.contains(&event.id) {
+            if tokio::time::timeout_at(deadline, delivered.changed())
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    }
+    Ok(ok(&render(&event)))
 }
 
 fn regex_ok(expr: &str) -> Result<(), ApiError> {

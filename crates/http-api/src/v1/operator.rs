@@ -13,7 +13,7 @@ use skein_state::Op;
 use super::{authorize, read_store};
 use crate::query::Req;
 use crate::response::{json as json_response, ok, read_headers};
-use crate::{Access, ApiError, ApiState, MemberInfo, Peer};
+use crate::{Access, ApiError, ApiState, KeyringAnswer, KeyringRequest, MemberInfo, Peer};
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -28,7 +28,10 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/v1/operator/autopilot/state", get(autopilot_state))
         .route(
             "/v1/operator/keyring",
-            get(keyring).post(keyring).put(keyring).delete(keyring),
+            get(keyring_list)
+                .post(keyring_install)
+                .put(keyring_use)
+                .delete(keyring_remove),
         )
         .route("/v1/operator/usage", get(usage))
 }
@@ -353,14 +356,88 @@ async fn autopilot_state(State(state): State<ApiState>, req: Req) -> Result<Resp
     })))
 }
 
-/// `/v1/operator/keyring`: there is no gossip encryption yet, so every
-/// keyring operation fails as Consul's does on an unencrypted pool.
-async fn keyring(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+/// `GET /v1/operator/keyring`: the keys installed on the members of the
+/// LAN pool, with how many members have each.
+async fn keyring_list(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::OperatorRead)?;
+    let answer = keyring_op(&state, KeyringRequest::List).await?;
+    Ok(ok(&json!([{
+        "WAN": false,
+        "Datacenter": state.agent.datacenter,
+        "Segment": "",
+        "Partition": "",
+        "Keys": answer.keys,
+        "PrimaryKeys": answer.primary_keys,
+        "NumNodes": answer.num_nodes,
+        "Messages": answer.messages,
+    }])))
+}
+
+/// `POST /v1/operator/keyring` `{"Key": ...}`: installs a key everywhere.
+async fn keyring_install(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    keyring_change(state, req, body, KeyringRequest::Install).await
+}
+
+/// `PUT /v1/operator/keyring` `{"Key": ...}`: encrypts with an installed key.
+async fn keyring_use(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    keyring_change(state, req, body, KeyringRequest::Use).await
+}
+
+/// `DELETE /v1/operator/keyring` `{"Key": ...}`: removes a key everywhere.
+async fn keyring_remove(
+    State(state): State<ApiState>,
+    req: Req,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    keyring_change(state, req, body, KeyringRequest::Remove).await
+}
+
+async fn keyring_change(
+    state: ApiState,
+    req: Req,
+    body: Bytes,
+    op: fn(String) -> KeyringRequest,
+) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorWrite)?;
-    Err(ApiError::Internal(
-        "keyring operations need gossip encryption, and this agent's gossip pool is not encrypted"
-            .into(),
-    ))
+    let parsed: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let key = parsed
+        .get("Key")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ApiError::bad("Request decode failed: missing \"Key\""))?;
+    keyring_op(&state, op(key.to_owned())).await?;
+    Ok(ok(&Value::Null))
+}
+
+/// Runs `op` on the pool; a member's failure fails the request, with
+/// Serf's summary and each member's error.
+async fn keyring_op(state: &ApiState, op: KeyringRequest) -> Result<KeyringAnswer, ApiError> {
+    let answer = state
+        .cluster
+        .keyring(op)
+        .await
+        .map_err(ApiError::Internal)?;
+    if let Some(failure) = &answer.failure {
+        let detail: Vec<String> = answer
+            .messages
+            .iter()
+            .map(|(node, m)| format!("{node}: {m}"))
+            .collect();
+        return Err(ApiError::Internal(if detail.is_empty() {
+            failure.clone()
+        } else {
+            format!("{failure}: {}", detail.join("; "))
+        }));
+    }
+    Ok(answer)
 }
 
 /// `GET /v1/operator/usage`: service, instance and node counts.
