@@ -9,14 +9,14 @@ use crate::harness::{Agent, get, put};
 #[test]
 fn a_blocking_event_list_wakes_on_a_new_event() {
     let agent = Agent::dev(&[]);
-    let fired = put(&agent.url("/v1/event/fire/deploy?node=web.*"), "v1").json();
+    let fired = put(&agent.url("/v1/event/fire/deploy?node=it.*"), "v1").json();
     assert_eq!(
         (
             fired["Name"].clone(),
             fired["NodeFilter"].clone(),
             fired["LTime"].clone()
         ),
-        (json!("deploy"), json!("web.*"), json!(1))
+        (json!("deploy"), json!("it.*"), json!(1))
     );
     let first = get(&agent.url("/v1/event/list?name=deploy"));
     let index = first.index.unwrap();

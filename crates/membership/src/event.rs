@@ -42,7 +42,8 @@ pub(crate) struct EventMsg {
 /// The event clock and the recent events, per pool.
 #[derive(Debug)]
 pub(crate) struct EventLog {
-    /// The Lamport clock: the time the next fired event gets.
+    /// The Lamport clock: the time the next fired event gets (1 first,
+    /// as Serf starts its clocks).
     clock: u64,
     /// Events per Lamport time, indexed by `ltime % EVENT_BUFFER`.
     buffer: Vec<Option<Slot>>,
@@ -84,7 +85,7 @@ impl EventMsg {
 impl Default for EventLog {
     fn default() -> Self {
         Self {
-            clock: 0,
+            clock: 1,
             buffer: std::iter::repeat_with(|| None).take(EVENT_BUFFER).collect(),
         }
     }
@@ -193,7 +194,7 @@ mod tests {
         let mut log = EventLog::default();
         let a = log.fire("deploy".into(), vec![1], 1000).unwrap();
         let b = log.fire("deploy".into(), vec![1], 1000).unwrap();
-        assert_eq!((a.ltime, b.ltime, log.clock()), (0, 1, 2));
+        assert_eq!((a.ltime, b.ltime, log.clock()), (1, 2, 3));
         assert!(log.receive(&a));
         assert!(!log.receive(&a), "delivered once");
         assert!(log.receive(&b));
@@ -245,7 +246,7 @@ mod tests {
             err,
             MembershipError::UserEventExceedsPacket { limit: 200, .. }
         ));
-        assert_eq!(log.clock(), 0, "rejected events do not move the clock");
+        assert_eq!(log.clock(), 1, "rejected events do not move the clock");
     }
 
     #[test]
