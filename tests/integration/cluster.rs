@@ -242,6 +242,21 @@ fn three_servers_form_a_cluster_replicate_and_survive_the_leader() {
         put(&servers[1].url("/v1/kv/after-force-leave"), "ok").body,
         "true"
     );
+    // -prune forgets it everywhere instead of listing it as left.
+    let r = put(
+        &servers[0].url(&format!("/v1/agent/force-leave/{killed_name}?prune")),
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(
+        Duration::from_secs(10),
+        "the pruned server forgotten",
+        || {
+            servers
+                .iter()
+                .all(|s| !members(s).iter().any(|(name, _)| *name == killed_name))
+        },
+    );
     wait_until(Duration::from_secs(10), "autopilot healthy again", || {
         get(&servers[0].url("/v1/operator/autopilot/health")).status == 200
     });

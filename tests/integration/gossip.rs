@@ -34,7 +34,12 @@ fn event_names(agent: &Agent) -> Vec<String> {
 fn keyring(agent: &Agent) -> Value {
     let r = get(&agent.url("/v1/operator/keyring"));
     assert_eq!(r.status, 200, "{}", r.body);
-    r.json()[0].clone()
+    let pools = r.json();
+    pools
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["WAN"] == false))
+        .cloned()
+        .unwrap_or_else(|| panic!("no LAN pool in {pools}"))
 }
 
 #[test]
@@ -98,6 +103,10 @@ fn an_encrypted_pool_carries_events_rotates_keys_and_measures_coordinates() {
     // follows and the pool stays whole.
     let ring = keyring(&clients[0]);
     assert_eq!(ring["NumNodes"], 3);
+    // The server lists its WAN pool too, under the same key.
+    let pools = get(&server.url("/v1/operator/keyring")).json();
+    assert_eq!(pools[0]["WAN"], true, "{pools}");
+    assert_eq!(pools[0]["Keys"][KEY], 1, "{pools}");
     assert_eq!(ring["Keys"][KEY], 3);
     let body = |k: &str| format!(r#"{{"Key": "{k}"}}"#);
     assert_eq!(
@@ -161,4 +170,70 @@ fn keyring_operations_fail_without_encryption() {
     assert!(r.body.contains("encryption not enabled"), "{}", r.body);
     let r = delete(&agent.url("/v1/operator/keyring"));
     assert_eq!(r.status, 400, "{}", r.body);
+}
+
+#[test]
+fn servers_of_two_datacenters_meet_in_the_wan_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str, ip: &str, dc: &str, join: Option<&str>| {
+        let mut args = vec![
+            format!("-datacenter={dc}"),
+            "-bootstrap-expect=1".to_owned(),
+        ];
+        if let Some(join) = join {
+            args.push(format!("-retry-join-wan={join}"));
+        }
+        Agent::cluster_server(name, ip, &dir.path().join(name), &args)
+    };
+    let east = start("w1", "127.0.0.101", "dc1", None);
+    let wan = east.serf_wan.clone().expect("a server has a WAN address");
+    let west = start("w2", "127.0.0.102", "dc2", Some(&wan));
+    let wan_names = |a: &Agent| -> Vec<(String, u64)> {
+        get(&a.url("/v1/agent/members?wan=1"))
+            .json()
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .map(|m| {
+                        (
+                            m["Name"].as_str().unwrap_or_default().to_owned(),
+                            m["Status"].as_u64().unwrap_or(0),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let both = vec![("w1.dc1".to_owned(), 1), ("w2.dc2".to_owned(), 1)];
+    wait_until(
+        Duration::from_secs(20),
+        "both servers in each WAN view",
+        || wan_names(&east) == both && wan_names(&west) == both,
+    );
+    assert_eq!(
+        get(&east.url("/v1/catalog/datacenters")).json(),
+        serde_json::json!(["dc1", "dc2"])
+    );
+    assert_eq!(
+        get(&west.url("/v1/catalog/datacenters")).json(),
+        serde_json::json!(["dc2", "dc1"])
+    );
+    // The LAN pools stay apart.
+    let lan = get(&east.url("/v1/agent/members")).json();
+    assert_eq!(lan.as_array().map(Vec::len), Some(1), "{lan}");
+    // A client agent has no WAN pool.
+    let client = Agent::cluster_client(
+        "w3",
+        "127.0.0.103",
+        &dir.path().join("w3"),
+        &[format!(
+            "-retry-join={}",
+            east.serf_lan.clone().expect("lan")
+        )],
+    );
+    assert!(client.serf_wan.is_none());
+    assert_eq!(
+        get(&client.url("/v1/agent/members?wan=1")).json(),
+        serde_json::json!([])
+    );
 }

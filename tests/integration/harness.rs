@@ -15,6 +15,8 @@ pub(crate) struct Agent {
     pub(crate) http: String,
     /// The LAN gossip address, once the agent gossips.
     pub(crate) serf_lan: Option<String>,
+    /// The WAN gossip address, on servers.
+    pub(crate) serf_wan: Option<String>,
     /// The DNS address (UDP and TCP), when the agent serves DNS.
     pub(crate) dns: Option<std::net::SocketAddr>,
     log: PathBuf,
@@ -108,6 +110,9 @@ impl Agent {
         if !args.iter().any(|a| a.starts_with("-serf-lan-port")) {
             cmd.arg("-serf-lan-port=0");
         }
+        if !args.iter().any(|a| a.starts_with("-serf-wan-port")) {
+            cmd.arg("-serf-wan-port=0");
+        }
         let mut child = cmd.spawn().expect("spawn skein");
         let ready = read_ready_line(&mut child, &log);
         Agent {
@@ -117,6 +122,7 @@ impl Agent {
                 .as_str()
                 .map(|a| a.parse().expect("dns address")),
             serf_lan: ready["serf_lan"].as_str().map(str::to_owned),
+            serf_wan: ready["serf_wan"].as_str().map(str::to_owned),
             log,
             _dir: dir,
         }

@@ -16,8 +16,8 @@ use skein_http_api::{
     UserEvent,
 };
 use skein_membership::{
-    GossipPool, Keyring, KeyringOp, Member, MemberStatus, Membership, PoolConfig, Timing,
-    UserEvent as GossipEvent,
+    GossipPool, Keyring, KeyringOp, KeyringResponse, Member, MemberStatus, Membership, PoolConfig,
+    Timing, UserEvent as GossipEvent,
 };
 use skein_server::{Server, raft_id_for};
 use skein_state::{Op, Registration};
@@ -41,6 +41,9 @@ const FAILED_OUTPUT: &str = "Agent not live or unreachable";
 /// The gossip pool and the tasks that act on it.
 pub(crate) struct Cluster {
     pool: Arc<GossipPool>,
+    /// The WAN pool, on servers.
+    wan: Option<Arc<GossipPool>>,
+    dc: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -78,11 +81,27 @@ impl Cluster {
         info!(addr = %pool.addr(), "gossip: LAN pool started");
         let mut tasks = vec![tokio::spawn(join_all(
             pool.clone(),
-            config.start_join.clone(),
-            config.retry_join.clone(),
-            config.retry_interval,
-            config.retry_max,
+            JoinPlan {
+                start: config.start_join.clone(),
+                retry: config.retry_join.clone(),
+                interval: config.retry_interval,
+                max: config.retry_max,
+                default_port: DEFAULT_SERF_LAN_PORT,
+            },
         ))];
+        let wan = crate::wan::start(config, info, data_dir).await?;
+        if let Some(wan) = &wan {
+            tasks.push(tokio::spawn(join_all(
+                wan.clone(),
+                JoinPlan {
+                    start: config.start_join_wan.clone(),
+                    retry: config.retry_join_wan.clone(),
+                    interval: config.retry_interval_wan,
+                    max: config.retry_max_wan,
+                    default_port: crate::wan::DEFAULT_PORT,
+                },
+            )));
+        }
         let dc = config.datacenter.clone();
         if config.bootstrap_expect > 1 {
             tasks.push(tokio::spawn(form(
@@ -98,7 +117,12 @@ impl Cluster {
             dc,
             config.autopilot.clone(),
         )));
-        Ok(Self { pool, tasks })
+        Ok(Self {
+            pool,
+            wan,
+            dc: config.datacenter.clone(),
+            tasks,
+        })
     }
 
     /// Delivers the user events gossip brings to `events`, when this
@@ -154,29 +178,47 @@ impl Cluster {
         self.pool.addr()
     }
 
-    /// The pool, for the HTTP API.
-    pub(crate) fn view(&self) -> Arc<dyn ClusterView> {
-        Arc::new(PoolView(self.pool.clone()))
+    /// The WAN pool's address, on servers.
+    pub(crate) fn wan_addr(&self) -> Option<SocketAddr> {
+        self.wan.as_ref().map(|w| w.addr())
     }
 
-    /// Leaves the pool gracefully, so others record a leave, not a failure.
+    /// The pools, for the HTTP API.
+    pub(crate) fn view(&self) -> Arc<dyn ClusterView> {
+        Arc::new(PoolView {
+            lan: self.pool.clone(),
+            wan: self.wan.clone(),
+            dc: self.dc.clone(),
+        })
+    }
+
+    /// Leaves the pools gracefully, so others record a leave, not a
+    /// failure.
     pub(crate) async fn leave(&self) {
+        if let Some(wan) = &self.wan
+            && let Err(e) = wan.leave().await
+        {
+            warn!(error = %e, "gossip: leaving the WAN pool");
+        }
         if let Err(e) = self.pool.leave().await {
             warn!(error = %e, "gossip: leaving the pool");
         }
     }
 
-    /// Stops the tasks and the pool.
+    /// Stops the tasks and the pools.
     pub(crate) async fn stop(self) {
         for t in &self.tasks {
             t.abort();
+        }
+        if let Some(wan) = &self.wan {
+            wan.shutdown().await;
         }
         self.pool.shutdown().await;
     }
 }
 
 /// The `encrypt` key, if one is configured.
-fn keyring(config: &RuntimeConfig) -> Result<Option<Keyring>> {
+pub(crate) fn keyring(config: &RuntimeConfig) -> Result<Option<Keyring>> {
     let Some(key) = config.encrypt.as_deref().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
@@ -220,7 +262,7 @@ pub(crate) async fn publish_coordinate(server: &Server, node: &str, coord: &Coor
 }
 
 /// The Serf tags Consul agents carry.
-fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
+pub(crate) fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = [
         (
             "role",
@@ -246,50 +288,61 @@ fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
     tags
 }
 
-/// `start_join` once, then `retry_join` every `interval` until one
-/// address answers or `max` attempts (0: forever) have failed.
-async fn join_all(
-    pool: Arc<GossipPool>,
-    start_join: Vec<String>,
-    retry_join: Vec<String>,
+/// Where and how a pool joins at start.
+struct JoinPlan {
+    /// `start_join`: tried once.
+    start: Vec<String>,
+    /// `retry_join`: tried every `interval` until one answers.
+    retry: Vec<String>,
     interval: Duration,
+    /// Attempts before giving up (0: forever).
     max: u32,
-) {
-    if !start_join.is_empty() {
-        match join(&pool, &start_join).await {
+    /// The port of addresses given without one.
+    default_port: u16,
+}
+
+/// `start` once, then `retry` every `interval` until one address answers
+/// or `max` attempts (0: forever) have failed.
+async fn join_all(pool: Arc<GossipPool>, plan: JoinPlan) {
+    if !plan.start.is_empty() {
+        match join(&pool, &plan.start, plan.default_port).await {
             Ok(n) => info!(joined = n, "gossip: joined"),
             Err(e) => warn!(error = %e, "gossip: join failed"),
         }
     }
-    if retry_join.is_empty() {
+    if plan.retry.is_empty() {
         return;
     }
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match join(&pool, &retry_join).await {
+        match join(&pool, &plan.retry, plan.default_port).await {
             Ok(n) => {
                 info!(joined = n, attempt, "gossip: retry-join succeeded");
                 return;
             }
-            Err(e) if max != 0 && attempt >= max => {
+            Err(e) if plan.max != 0 && attempt >= plan.max => {
                 warn!(error = %e, attempt, "gossip: retry-join gave up");
                 return;
             }
             Err(e) => debug!(error = %e, attempt, "gossip: retry-join failed; retrying"),
         }
-        tokio::time::sleep(interval).await;
+        tokio::time::sleep(plan.interval).await;
     }
 }
 
 /// Resolves `host[:port]` join addresses and joins through them.
-async fn join(pool: &GossipPool, addrs: &[String]) -> std::result::Result<usize, String> {
+async fn join(
+    pool: &GossipPool,
+    addrs: &[String],
+    default_port: u16,
+) -> std::result::Result<usize, String> {
     let mut resolved = Vec::new();
     for addr in addrs {
         let with_port = if addr.parse::<SocketAddr>().is_ok() || has_port(addr) {
             addr.clone()
         } else {
-            format!("{}:{DEFAULT_SERF_LAN_PORT}", addr.trim_matches(['[', ']']))
+            format!("{}:{default_port}", addr.trim_matches(['[', ']']))
         };
         match tokio::net::lookup_host(with_port.as_str()).await {
             Ok(found) => resolved.extend(found),
@@ -515,32 +568,83 @@ fn catalog_change(server: &Server, m: &Member) -> Option<Op> {
     }
 }
 
-/// The pool as the HTTP API sees it.
-struct PoolView(Arc<GossipPool>);
+/// The pools as the HTTP API sees them.
+struct PoolView {
+    lan: Arc<GossipPool>,
+    wan: Option<Arc<GossipPool>>,
+    dc: String,
+}
+
+impl PoolView {
+    fn pool(&self, wan: bool) -> std::result::Result<&Arc<GossipPool>, String> {
+        if !wan {
+            return Ok(&self.lan);
+        }
+        self.wan
+            .as_ref()
+            .ok_or_else(|| "WAN gossip is only available on servers".to_owned())
+    }
+}
+
+fn member_info(m: Member) -> MemberInfo {
+    MemberInfo {
+        status: m.status.code(),
+        name: m.name,
+        addr: m.addr,
+        tags: m.tags,
+    }
+}
+
+fn keyring_answer(wan: bool, r: KeyringResponse) -> KeyringAnswer {
+    KeyringAnswer {
+        wan,
+        failure: r.failure(),
+        num_nodes: r.num_nodes,
+        num_resp: r.num_resp,
+        num_err: r.num_err,
+        messages: r.messages,
+        keys: r.keys,
+        primary_keys: r.primary_keys,
+    }
+}
 
 impl ClusterView for PoolView {
     fn members(&self) -> Vec<MemberInfo> {
-        self.0
-            .members()
-            .into_iter()
-            .map(|m| MemberInfo {
-                status: m.status.code(),
-                name: m.name,
-                addr: m.addr,
-                tags: m.tags,
-            })
-            .collect()
+        self.lan.members().into_iter().map(member_info).collect()
+    }
+
+    fn wan_members(&self) -> Vec<MemberInfo> {
+        self.wan
+            .as_ref()
+            .map(|w| w.members().into_iter().map(member_info).collect())
+            .unwrap_or_default()
+    }
+
+    fn datacenters(&self) -> Vec<String> {
+        match &self.wan {
+            Some(wan) => crate::wan::datacenters(wan, &self.dc),
+            None => vec![self.dc.clone()],
+        }
     }
 
     fn join(
         &self,
         addrs: Vec<String>,
+        wan: bool,
     ) -> futures::future::BoxFuture<'_, std::result::Result<usize, String>> {
-        Box::pin(async move { join(&self.0, &addrs).await })
+        Box::pin(async move {
+            let pool = self.pool(wan)?;
+            let port = if wan {
+                crate::wan::DEFAULT_PORT
+            } else {
+                DEFAULT_SERF_LAN_PORT
+            };
+            join(pool, &addrs, port).await
+        })
     }
 
     fn fire_event(&self, name: &str, payload: Vec<u8>) -> std::result::Result<u64, String> {
-        self.0
+        self.lan
             .fire_event(name.to_owned(), payload)
             .map_err(|e| e.to_string())
     }
@@ -548,7 +652,7 @@ impl ClusterView for PoolView {
     fn keyring(
         &self,
         op: KeyringRequest,
-    ) -> futures::future::BoxFuture<'_, std::result::Result<KeyringAnswer, String>> {
+    ) -> futures::future::BoxFuture<'_, std::result::Result<Vec<KeyringAnswer>, String>> {
         let op = match op {
             KeyringRequest::List => KeyringOp::List,
             KeyringRequest::Install(k) => KeyringOp::Install(k),
@@ -556,21 +660,25 @@ impl ClusterView for PoolView {
             KeyringRequest::Remove(k) => KeyringOp::Remove(k),
         };
         Box::pin(async move {
-            let r = self.0.keyring(op).await.map_err(|e| e.to_string())?;
-            Ok(KeyringAnswer {
-                failure: r.failure(),
-                num_nodes: r.num_nodes,
-                num_resp: r.num_resp,
-                num_err: r.num_err,
-                messages: r.messages,
-                keys: r.keys,
-                primary_keys: r.primary_keys,
-            })
+            let mut answers = Vec::new();
+            if let Some(wan) = &self.wan {
+                let r = wan.keyring(op.clone()).await.map_err(|e| e.to_string())?;
+                answers.push(keyring_answer(true, r));
+            }
+            let r = self.lan.keyring(op).await.map_err(|e| e.to_string())?;
+            answers.push(keyring_answer(false, r));
+            Ok(answers)
         })
     }
 
-    fn force_leave(&self, node: &str) -> std::result::Result<(), String> {
-        self.0.force_leave(node).map_err(|e| match e {
+    fn force_leave(&self, node: &str, prune: bool, wan: bool) -> std::result::Result<(), String> {
+        let pool = self.pool(wan)?;
+        let result = if prune {
+            pool.force_leave_prune(node)
+        } else {
+            pool.force_leave(node)
+        };
+        result.map_err(|e| match e {
             skein_membership::MembershipError::UnknownMember { .. } => {
                 format!("No node found with name '{node}'")
             }

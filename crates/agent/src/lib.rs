@@ -19,6 +19,7 @@ mod monitor;
 mod node_id;
 mod run;
 mod sidecar;
+mod wan;
 
 pub use error::{Error, Result};
 pub use monitor::MonitorLayer;

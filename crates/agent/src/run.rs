@@ -88,6 +88,7 @@ fn ready_line(agent: &Agent) {
         "dns": dns,
         "rpc": agent.rpc_addr.to_string(),
         "serf_lan": agent.serf_lan_addr().to_string(),
+        "serf_wan": agent.serf_wan_addr().map(|a| a.to_string()),
     });
     println!("{line}");
 }
@@ -197,6 +198,11 @@ impl Agent {
     /// The LAN gossip address.
     pub fn serf_lan_addr(&self) -> SocketAddr {
         self.cluster.addr()
+    }
+
+    /// The WAN gossip address, on servers.
+    pub fn serf_wan_addr(&self) -> Option<SocketAddr> {
+        self.cluster.wan_addr()
     }
 
     /// Resolves on SIGINT, SIGTERM or `PUT /v1/agent/leave`.

@@ -75,6 +75,7 @@ impl RuntimeConfig {
             domain: d::DOMAIN.to_string(),
             alt_domain: None,
             start_join: Vec::new(),
+            start_join_wan: Vec::new(),
             retry_join: Vec::new(),
             retry_join_wan: Vec::new(),
             retry_interval: d::RETRY_INTERVAL,
@@ -266,6 +267,7 @@ fn dotted(domain: &str) -> String {
 
 fn apply_cluster(c: &mut RuntimeConfig, u: &UserConfig) {
     set(&mut c.start_join, u.start_join.clone());
+    set(&mut c.start_join_wan, u.start_join_wan.clone());
     set(&mut c.retry_join, u.retry_join.clone());
     set(&mut c.retry_join_wan, u.retry_join_wan.clone());
     set_dur(&mut c.retry_interval, u.retry_interval);

@@ -87,6 +87,8 @@ pub struct RuntimeConfig {
     pub start_join: Vec<String>,
     /// LAN addresses to join, retrying.
     pub retry_join: Vec<String>,
+    /// WAN addresses to join once at start (`start_join_wan`, `-join-wan`).
+    pub start_join_wan: Vec<String>,
     /// WAN addresses to join, retrying.
     pub retry_join_wan: Vec<String>,
     /// Wait between LAN join attempts.

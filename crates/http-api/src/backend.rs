@@ -225,19 +225,29 @@ pub struct MemberInfo {
     pub status: u8,
 }
 
-/// The agent's view of its datacenter's gossip pool.
+/// The agent's view of its gossip pools: the datacenter's LAN pool and,
+/// on servers, the WAN pool of every datacenter's servers.
 pub trait ClusterView: Send + Sync + 'static {
-    /// Every member known, this agent included.
+    /// Every member of the LAN pool, this agent included.
     fn members(&self) -> Vec<MemberInfo>;
-    /// Joins the pool through `addrs`; the number that answered.
-    fn join(&self, addrs: Vec<String>) -> BoxFuture<'_, Result<usize, String>>;
-    /// Marks a failed member as left (Consul's `force-leave`).
-    fn force_leave(&self, node: &str) -> Result<(), String>;
+    /// Every member of the WAN pool (named `<node>.<dc>`); empty on client
+    /// agents.
+    fn wan_members(&self) -> Vec<MemberInfo>;
+    /// The datacenters the WAN pool knows, this one first, then by
+    /// estimated round trip.
+    fn datacenters(&self) -> Vec<String>;
+    /// Joins the LAN (or WAN) pool through `addrs`; the number that
+    /// answered.
+    fn join(&self, addrs: Vec<String>, wan: bool) -> BoxFuture<'_, Result<usize, String>>;
+    /// Marks a failed member as left (Consul's `force-leave`); with
+    /// `prune`, forgets it at once instead of after the reap timeout.
+    fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), String>;
     /// Gossips a user event to every agent of the pool, this one included;
     /// returns its Lamport time.
     fn fire_event(&self, name: &str, payload: Vec<u8>) -> Result<u64, String>;
-    /// Runs a keyring operation on every member of the pool.
-    fn keyring(&self, op: KeyringRequest) -> BoxFuture<'_, Result<KeyringAnswer, String>>;
+    /// Runs a keyring operation on every member of every pool this agent
+    /// belongs to (WAN first on servers, then LAN).
+    fn keyring(&self, op: KeyringRequest) -> BoxFuture<'_, Result<Vec<KeyringAnswer>, String>>;
 }
 
 /// A gossip keyring operation (`/v1/operator/keyring`); keys in base64.
@@ -253,9 +263,11 @@ pub enum KeyringRequest {
     Remove(String),
 }
 
-/// What the members answered to a keyring operation.
+/// What the members of one pool answered to a keyring operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyringAnswer {
+    /// The WAN pool's answer (else the LAN pool's).
+    pub wan: bool,
     /// Members asked.
     pub num_nodes: usize,
     /// Members that answered.

@@ -27,9 +27,25 @@ impl Awareness {
     }
 
     /// A timeout scaled by `score + 1`.
-    #[cfg(test)]
     pub(crate) fn scale(&self, timeout: std::time::Duration) -> std::time::Duration {
         timeout.saturating_mul(self.score + 1)
+    }
+
+    /// When foca's `timer` should fire: Lifeguard's local-health-aware
+    /// probe stretches the probe interval and the wait for a direct ack by
+    /// `score + 1`, so a node too slow to answer in time stops accusing
+    /// healthy members. Other timers keep foca's timing.
+    pub(crate) fn delay<T>(
+        &self,
+        timer: &foca::Timer<T>,
+        after: std::time::Duration,
+    ) -> std::time::Duration {
+        match timer {
+            foca::Timer::ProbeRandomMember(_) | foca::Timer::SendIndirectProbe { .. } => {
+                self.scale(after)
+            }
+            _ => after,
+        }
     }
 }
 
@@ -38,6 +54,18 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn only_probe_timers_stretch() {
+        let mut a = Awareness::default();
+        let second = Duration::from_secs(1);
+        let probe: foca::Timer<u8> = foca::Timer::ProbeRandomMember(7);
+        let gossip: foca::Timer<u8> = foca::Timer::PeriodicGossip(1);
+        assert_eq!(a.delay(&probe, second), second);
+        a.apply(2);
+        assert_eq!(a.delay(&probe, second), second * 3);
+        assert_eq!(a.delay(&gossip, second), second);
+    }
 
     #[test]
     fn score_is_clamped_like_memberlist() {

@@ -127,6 +127,21 @@ impl Timing {
         }
     }
 
+    /// Consul's WAN pool (memberlist's `DefaultWANConfig`): probe 5s,
+    /// timeout 3s, suspicion multiplier 6, gossip every 500ms to 4 members,
+    /// push/pull 60s.
+    pub fn wan() -> Self {
+        Self {
+            probe_interval: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(3),
+            suspicion_mult: 6,
+            gossip_interval: Duration::from_millis(500),
+            gossip_nodes: 4,
+            push_pull_interval: Duration::from_secs(60),
+            ..Self::lan()
+        }
+    }
+
     /// Timing for tests on one machine: probe 200ms, timeout 100ms,
     /// suspicion multiplier 4 (a silent member fails after about a
     /// second), gossip every 50ms.

@@ -48,7 +48,10 @@ pub(crate) enum Command {
         done: oneshot::Sender<()>,
     },
     SetTags(BTreeMap<String, String>),
-    ForceLeave(String),
+    ForceLeave {
+        name: String,
+        prune: bool,
+    },
     /// Spread an encoded broadcast item (a user event).
     Broadcast(Vec<u8>),
     /// Leave gracefully; `done` fires once gone.
@@ -197,7 +200,7 @@ impl Driver {
             _ if self.leaving => debug!("ignoring a command while leaving"),
             Command::Join { addr, done } => self.start_join(addr, done),
             Command::SetTags(tags) => self.change_tags(tags),
-            Command::ForceLeave(name) => self.force_leave(name),
+            Command::ForceLeave { name, prune } => self.force_leave(name, prune),
             Command::Broadcast(item) => self.spread(&item),
             Command::Keyring { op, done } => self.start_query(op, done),
         }
@@ -264,6 +267,7 @@ impl Driver {
             }
             let now = Instant::now();
             while let Some((after, timer)) = self.runtime.to_schedule() {
+                let after = self.awareness.delay(&timer, after);
                 self.timers.push(deadline(now, after), Due::Foca(timer));
             }
             while let Some((to, data)) = self.runtime.to_send() {
@@ -519,13 +523,17 @@ impl Driver {
 
     // --- leaving
 
-    fn force_leave(&mut self, name: String) {
+    fn force_leave(&mut self, name: String, prune: bool) {
         let Some(generation) = self.shared.lock().generation_of(&name) else {
             debug!(member = %name, "force-leave of a member reaped meanwhile");
             return;
         };
         let intent = Intent {
-            kind: IntentKind::ForceLeave,
+            kind: if prune {
+                IntentKind::ForceLeavePrune
+            } else {
+                IntentKind::ForceLeave
+            },
             name,
             generation,
         };

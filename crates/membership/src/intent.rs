@@ -6,7 +6,8 @@
 //! generation; a member that receives it records the intent, marks the
 //! leaver `leaving`, and when foca later reports that generation down, marks
 //! it `left` instead of `failed`. `force-leave` broadcasts a
-//! [`IntentKind::ForceLeave`] intent, which turns a failed member `left`.
+//! [`IntentKind::ForceLeave`] intent, which turns a failed member `left`;
+//! [`IntentKind::ForceLeavePrune`] also makes every member forget it.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +18,9 @@ pub(crate) enum IntentKind {
     Leave,
     /// An operator, about a failed member.
     ForceLeave,
+    /// An operator, about a failed or left member that every member should
+    /// forget at once (`force-leave -prune`).
+    ForceLeavePrune,
 }
 
 /// One leave intent, as broadcast.

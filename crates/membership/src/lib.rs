@@ -37,7 +37,10 @@
 //!   in those packets ([`Membership::coordinate`],
 //!   [`Membership::coordinates`]).
 //! - **Local health.** Lifeguard's Local Health Multiplier
-//!   ([`Membership::health_score`]) follows missed pings and refutations.
+//!   ([`Membership::health_score`]) follows missed pings and refutations;
+//!   the driver stretches foca's probe interval and direct-ack wait by
+//!   `score + 1` when it schedules them, so a slow node probes more
+//!   patiently instead of accusing healthy members.
 //!
 //! ```text
 //!  Membership (trait) ── GossipPool ──commands──▶ driver task

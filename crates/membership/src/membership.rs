@@ -42,6 +42,11 @@ pub trait Membership: Send + Sync + 'static {
     /// (an alive one refutes it and stays). Errors if the name is unknown.
     fn force_leave(&self, name: &str) -> Result<(), MembershipError>;
 
+    /// `force-leave -prune`: like [`Membership::force_leave`], and every
+    /// member forgets the node at once instead of listing it as left until
+    /// it is reaped.
+    fn force_leave_prune(&self, name: &str) -> Result<(), MembershipError>;
+
     /// Fires a Serf user event: it spreads to every member by gossip and
     /// each member, this one included, delivers it once to its
     /// [`Membership::subscribe_events`] receivers. Returns the event's

@@ -163,6 +163,28 @@ impl GossipPool {
             Ok(Ok(()))
         )
     }
+
+    /// `force-leave`, or with `prune` `force-leave -prune`.
+    fn force_leave_with(&self, name: &str, prune: bool) -> Result<()> {
+        {
+            let table = self.shared.lock();
+            if name == table.local_name() {
+                return Err(MembershipError::LocalNode {
+                    name: name.to_owned(),
+                });
+            }
+            if table.generation_of(name).is_none() {
+                return Err(MembershipError::UnknownMember {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        info!(member = %name, prune, "force-leave");
+        self.send(Command::ForceLeave {
+            name: name.to_owned(),
+            prune,
+        })
+    }
 }
 
 impl std::fmt::Debug for GossipPool {
@@ -232,21 +254,11 @@ impl Membership for GossipPool {
     }
 
     fn force_leave(&self, name: &str) -> Result<()> {
-        {
-            let table = self.shared.lock();
-            if name == table.local_name() {
-                return Err(MembershipError::LocalNode {
-                    name: name.to_owned(),
-                });
-            }
-            if table.generation_of(name).is_none() {
-                return Err(MembershipError::UnknownMember {
-                    name: name.to_owned(),
-                });
-            }
-        }
-        info!(member = %name, "force-leave");
-        self.send(Command::ForceLeave(name.to_owned()))
+        self.force_leave_with(name, false)
+    }
+
+    fn force_leave_prune(&self, name: &str) -> Result<()> {
+        self.force_leave_with(name, true)
     }
 
     fn fire_event(&self, name: String, payload: Vec<u8>) -> Result<u64> {

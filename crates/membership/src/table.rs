@@ -159,7 +159,7 @@ impl Table {
         if self
             .intents
             .get(&intent.name)
-            .is_some_and(|seen| seen.generation >= intent.generation)
+            .is_some_and(|seen| !supersedes(intent, seen))
         {
             return false;
         }
@@ -180,9 +180,17 @@ impl Table {
                 (IntentKind::Leave, MemberStatus::Alive) => MemberStatus::Leaving,
                 (_, same) => same,
             };
-            if next != e.status {
+            let changed = next != e.status;
+            if changed {
                 e.status = next;
                 e.since = now;
+            }
+            let prune =
+                intent.kind == IntentKind::ForceLeavePrune && e.status == MemberStatus::Left;
+            if prune {
+                self.others.remove(&intent.name);
+            }
+            if changed || prune {
                 self.bump();
             }
         }
@@ -279,6 +287,15 @@ impl Table {
     }
 }
 
+/// Whether `intent` is news after `seen`: a newer generation, or a prune
+/// of the generation that was only (force-)left before.
+fn supersedes(intent: &Intent, seen: &SeenIntent) -> bool {
+    intent.generation > seen.generation
+        || (intent.generation == seen.generation
+            && intent.kind == IntentKind::ForceLeavePrune
+            && seen.kind != IntentKind::ForceLeavePrune)
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -346,6 +363,23 @@ mod tests {
         t.member_down(&id("b", 1), now);
         assert!(t.receive_intent(&intent(IntentKind::Leave, "b", 1), now));
         assert_eq!(status(&t, "b"), Some(MemberStatus::Left));
+    }
+
+    #[test]
+    fn prune_forgets_a_failed_or_left_member_everywhere() {
+        let (mut t, now) = table();
+        for name in ["b", "c"] {
+            t.member_up(&id(name, 1), now);
+            t.member_down(&id(name, 1), now);
+        }
+        assert!(t.receive_intent(&intent(IntentKind::ForceLeave, "c", 1), now));
+        assert!(t.receive_intent(&intent(IntentKind::ForceLeavePrune, "b", 1), now));
+        assert!(
+            t.receive_intent(&intent(IntentKind::ForceLeavePrune, "c", 1), now),
+            "a prune after a force-leave of the same generation is news"
+        );
+        assert!(!t.receive_intent(&intent(IntentKind::ForceLeavePrune, "c", 1), now));
+        assert_eq!((status(&t, "b"), status(&t, "c")), (None, None));
     }
 
     #[test]

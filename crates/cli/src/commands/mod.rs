@@ -13,7 +13,9 @@ use crate::http::Client;
 
 pub(crate) mod catalog;
 pub(crate) mod event;
+pub(crate) mod force_leave;
 pub(crate) mod info;
+pub(crate) mod join;
 pub(crate) mod keygen;
 pub(crate) mod keyring;
 pub(crate) mod kv;
@@ -66,6 +68,8 @@ const COMMANDS: &[&Command] = &[
     &kv::export::COMMAND,
     &kv::import::COMMAND,
     &event::COMMAND,
+    &force_leave::COMMAND,
+    &join::COMMAND,
     &keygen::COMMAND,
     &keyring::COMMAND,
     &leave::COMMAND,

@@ -10,23 +10,25 @@ fn no_arguments_lists_commands_on_stderr() {
         out.stderr,
         "Usage: skein [--version] [--help] <command> [<args>]\n\n\
          Available commands are:\n\
-         \x20   agent       Runs a skein agent\n\
-         \x20   catalog     Interact with the catalog\n\
-         \x20   event       Fire a new event\n\
-         \x20   info        Provides debugging information for operators.\n\
-         \x20   keygen      Generates a new encryption key\n\
-         \x20   keyring     Manages gossip layer encryption keys\n\
-         \x20   kv          Interact with the key-value store\n\
-         \x20   leave       Gracefully leaves the skein cluster and shuts down\n\
-         \x20   maint       Controls node or service maintenance mode\n\
-         \x20   members     Lists the members of a skein cluster\n\
-         \x20   monitor     Stream logs from a skein agent\n\
-         \x20   operator    Provides cluster-level tools for operators\n\
-         \x20   reload      Triggers the agent to reload configuration files\n\
-         \x20   services    Interact with services\n\
-         \x20   snapshot    Saves and restores snapshots of server state\n\
-         \x20   version     Prints the skein version\n\
-         \x20   watch       Watch for changes in skein\n"
+         \x20   agent          Runs a skein agent\n\
+         \x20   catalog        Interact with the catalog\n\
+         \x20   event          Fire a new event\n\
+         \x20   force-leave    Forces a member of the cluster to enter the \"left\" state\n\
+         \x20   info           Provides debugging information for operators.\n\
+         \x20   join           Tell skein agent to join cluster\n\
+         \x20   keygen         Generates a new encryption key\n\
+         \x20   keyring        Manages gossip layer encryption keys\n\
+         \x20   kv             Interact with the key-value store\n\
+         \x20   leave          Gracefully leaves the skein cluster and shuts down\n\
+         \x20   maint          Controls node or service maintenance mode\n\
+         \x20   members        Lists the members of a skein cluster\n\
+         \x20   monitor        Stream logs from a skein agent\n\
+         \x20   operator       Provides cluster-level tools for operators\n\
+         \x20   reload         Triggers the agent to reload configuration files\n\
+         \x20   services       Interact with services\n\
+         \x20   snapshot       Saves and restores snapshots of server state\n\
+         \x20   version        Prints the skein version\n\
+         \x20   watch          Watch for changes in skein\n"
     );
 }
 
@@ -42,7 +44,7 @@ fn unknown_command_lists_commands() {
     let out = run_cli(&["bogus"], "127.0.0.1:1", b"");
     assert_eq!(out.code, 1);
     assert!(
-        out.stderr.contains("    kv          Interact"),
+        out.stderr.contains("    kv             Interact"),
         "{}",
         out.stderr
     );

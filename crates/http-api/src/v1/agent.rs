@@ -120,44 +120,36 @@ async fn agent_self(State(state): State<ApiState>, req: Req) -> Result<Response,
     })))
 }
 
-/// `GET /v1/agent/members`: the LAN pool; with `?wan`, its servers named
-/// `<node>.<dc>` (the WAN pool holds the servers of every datacenter).
+/// `GET /v1/agent/members`: the LAN pool, or with `?wan` the WAN pool
+/// (servers of every datacenter, named `<node>.<dc>`).
 async fn members(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    let wan = req.params.flag("wan");
-    let rows: Vec<Value> = state
-        .cluster
-        .members()
-        .iter()
-        .filter(|m| !wan || m.tags.get("role").map(String::as_str) == Some("consul"))
+    let members = if req.params.flag("wan") {
+        state.cluster.wan_members()
+    } else {
+        state.cluster.members()
+    };
+    let rows: Vec<Value> = members
+        .into_iter()
         .map(|m| {
-            let dc = m.tags.get("dc").unwrap_or(&state.agent.datacenter);
-            let name = if wan {
-                format!("{}.{dc}", m.name)
-            } else {
-                m.name.clone()
-            };
-            render_member(m, name)
+            let name = m.name.clone();
+            render_member(&m, name)
         })
         .collect();
     Ok(ok(&rows))
 }
 
-/// `PUT /v1/agent/join/:address`: joins the LAN pool through `address`.
+/// `PUT /v1/agent/join/:address[?wan]`: joins the LAN (or WAN) pool
+/// through `address`.
 async fn join(
     State(state): State<ApiState>,
     Path(address): Path<String>,
     req: Req,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorWrite)?;
-    if req.params.flag("wan") {
-        return Err(ApiError::Internal(
-            "WAN join is not supported until datacenters federate".into(),
-        ));
-    }
     state
         .cluster
-        .join(vec![address])
+        .join(vec![address], req.params.flag("wan"))
         .await
         .map_err(ApiError::Internal)?;
     Ok(ok(&Value::Null))
@@ -411,7 +403,7 @@ async fn force_leave(
     }
     state
         .cluster
-        .force_leave(&node)
+        .force_leave(&node, req.params.flag("prune"), req.params.flag("wan"))
         .map_err(ApiError::Internal)?;
     Ok(ok(&Value::Null))
 }

@@ -222,8 +222,10 @@ async fn deregister(
     .await
 }
 
+/// `GET /v1/catalog/datacenters`: this datacenter first, then the others
+/// the WAN pool knows, nearest first.
 async fn datacenters(State(state): State<ApiState>) -> Response {
-    ok(&vec![state.agent.datacenter.clone()])
+    ok(&state.cluster.datacenters())
 }
 
 async fn nodes(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {

@@ -356,21 +356,27 @@ async fn autopilot_state(State(state): State<ApiState>, req: Req) -> Result<Resp
     })))
 }
 
-/// `GET /v1/operator/keyring`: the keys installed on the members of the
-/// LAN pool, with how many members have each.
+/// `GET /v1/operator/keyring`: the keys installed on the members of each
+/// pool (the WAN pool's first on servers), with how many have each.
 async fn keyring_list(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorRead)?;
-    let answer = keyring_op(&state, KeyringRequest::List).await?;
-    Ok(ok(&json!([{
-        "WAN": false,
-        "Datacenter": state.agent.datacenter,
-        "Segment": "",
-        "Partition": "",
-        "Keys": answer.keys,
-        "PrimaryKeys": answer.primary_keys,
-        "NumNodes": answer.num_nodes,
-        "Messages": answer.messages,
-    }])))
+    let answers = keyring_op(&state, KeyringRequest::List).await?;
+    let rows: Vec<Value> = answers
+        .iter()
+        .map(|a| {
+            json!({
+                "WAN": a.wan,
+                "Datacenter": if a.wan { "" } else { state.agent.datacenter.as_str() },
+                "Segment": "",
+                "Partition": "",
+                "Keys": a.keys,
+                "PrimaryKeys": a.primary_keys,
+                "NumNodes": a.num_nodes,
+                "Messages": a.messages,
+            })
+        })
+        .collect();
+    Ok(ok(&rows))
 }
 
 /// `POST /v1/operator/keyring` `{"Key": ...}`: installs a key everywhere.
@@ -417,15 +423,18 @@ async fn keyring_change(
     Ok(ok(&Value::Null))
 }
 
-/// Runs `op` on the pool; a member's failure fails the request, with
+/// Runs `op` on the pools; a member's failure fails the request, with
 /// Serf's summary and each member's error.
-async fn keyring_op(state: &ApiState, op: KeyringRequest) -> Result<KeyringAnswer, ApiError> {
-    let answer = state
+async fn keyring_op(state: &ApiState, op: KeyringRequest) -> Result<Vec<KeyringAnswer>, ApiError> {
+    let answers = state
         .cluster
         .keyring(op)
         .await
         .map_err(ApiError::Internal)?;
-    if let Some(failure) = &answer.failure {
+    for answer in &answers {
+        let Some(failure) = &answer.failure else {
+            continue;
+        };
         let detail: Vec<String> = answer
             .messages
             .iter()
@@ -437,7 +446,7 @@ async fn keyring_op(state: &ApiState, op: KeyringRequest) -> Result<KeyringAnswe
             format!("{failure}: {}", detail.join("; "))
         }));
     }
-    Ok(answer)
+    Ok(answers)
 }
 
 /// `GET /v1/operator/usage`: service, instance and node counts.
