@@ -36,7 +36,7 @@ usage: cargo xtask <verb> [options]
   compat [--update-expectations] [--bin PATH] [-- PYTEST_ARGS...]
         build target/debug/skein and run py-consul 1.8.0's test suite against it;
         e.g. `cargo xtask compat -- -k test_kv`
-  bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--skein-bin PATH]
+  bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--cluster N] [--skein-bin PATH]
         KV put/get throughput and latency, skein vs etcd (builds a release skein
         unless --skein-bin is given)
   bench catalog [--nodes N] [--seconds S] [--skein-bin PATH]

@@ -1,10 +1,12 @@
 //! `cargo xtask bench kv`: KV put and get throughput and latency, skein vs etcd.
 //!
-//! Each system runs alone (one after the other) as a single-node server on free local
-//! ports. For each client count, clients PUT 128-byte values to `bench/<client>/<i>` for
-//! the phase duration, then GET keys they wrote. skein is driven through Consul's HTTP
-//! API (`/v1/kv`, default consistency), etcd 3.4 through its JSON gateway
-//! (`/v3/kv/put`, `/v3/kv/range`, linearizable by default).
+//! Each system runs alone (one after the other) as a single-node server, or with
+//! `--cluster N` as an N-member cluster, on free local ports. For each client count,
+//! clients PUT 128-byte values to `bench/<client>/<i>` for the phase duration, then GET
+//! keys they wrote; in a cluster client `c` talks to member `c % N`, so followers forward
+//! writes to the leader. skein is driven through Consul's HTTP API (`/v1/kv`, default
+//! consistency), etcd 3.4 through its JSON gateway (`/v3/kv/put`, `/v3/kv/range`,
+//! linearizable by default).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -21,9 +23,12 @@ use super::servers::{self, Server, System};
 /// The value every PUT writes.
 const VALUE: &[u8; 128] = &[b'v'; 128];
 
-/// `bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--skein-bin PATH]`.
+/// `bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--cluster N]
+/// [--skein-bin PATH]`.
 pub(crate) struct Options {
     seconds: u64,
+    /// Members per system (1: a single-node server).
+    cluster: usize,
     /// A skein binary to use instead of building `target/release/skein`.
     skein_bin: Option<PathBuf>,
     clients: Vec<usize>,
@@ -37,6 +42,7 @@ impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Self> {
         let mut opts = Self {
             seconds: 10,
+            cluster: 1,
             skein_bin: None,
             clients: vec![1, 64],
             systems: vec![System::Skein, System::Etcd],
@@ -47,14 +53,15 @@ impl Options {
             let mut value = || iter.next().with_context(|| format!("{arg} needs a value"));
             match arg.as_str() {
                 "--seconds" => opts.seconds = value()?.parse().context("--seconds")?,
+                "--cluster" => opts.cluster = value()?.parse().context("--cluster")?,
                 "--clients" => opts.clients = parse_list(value()?, |s| Ok(s.parse()?))?,
                 "--systems" => opts.systems = parse_list(value()?, System::parse)?,
                 "--skein-bin" => opts.skein_bin = Some(std::path::absolute(value()?)?),
                 other => bail!("unknown option {other:?} (see `cargo xtask help`)"),
             }
         }
-        if opts.clients.contains(&0) || opts.seconds == 0 {
-            bail!("--clients and --seconds must be positive");
+        if opts.clients.contains(&0) || opts.seconds == 0 || opts.cluster == 0 {
+            bail!("--clients, --seconds and --cluster must be positive");
         }
         Ok(opts)
     }
@@ -69,42 +76,59 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
     let scratch = tempfile::Builder::new().prefix("skein-bench-").tempdir()?;
     let mut measured = Vec::new();
     for &system in &opts.systems {
-        let mut server = servers::start(system, scratch.path(), opts.skein_bin.as_deref())?;
-        let result = measure(&server, opts);
-        let rss_kib = servers::rss_kib(server.guard.pid());
-        server.guard.stop()?;
-        let rows = result
-            .with_context(|| format!("{}; log tail:\n{}", system.name(), server.log_tail()))?;
+        let skein_bin = opts.skein_bin.as_deref();
+        let mut members = if opts.cluster == 1 {
+            vec![servers::start(system, scratch.path(), skein_bin)?]
+        } else {
+            servers::start_cluster(system, scratch.path(), skein_bin, opts.cluster)?
+        };
+        let result = measure(&members, opts);
+        let rss_kib = members
+            .iter()
+            .map(|m| servers::rss_kib(m.guard.pid()))
+            .sum::<Option<u64>>();
+        for member in &mut members {
+            member.guard.stop()?;
+        }
+        let rows = result.with_context(|| {
+            let tails: Vec<String> = members.iter().map(Server::log_tail).collect();
+            format!("{}; log tails:\n{}", system.name(), tails.join("\n---\n"))
+        })?;
         measured.push(Measured {
             system,
-            version: server.version.clone(),
+            version: members[0].version.clone(),
             rows,
             rss_kib,
         });
     }
     let command = format!("cargo xtask bench kv {}", opts.raw.join(" "));
-    println!(
-        "\n{}",
-        report::markdown(command.trim_end(), opts.seconds, &measured)?
-    );
+    let setup = report::Setup {
+        command: command.trim_end(),
+        seconds: opts.seconds,
+        members: opts.cluster,
+    };
+    println!("\n{}", report::markdown(&setup, &measured)?);
     Ok(())
 }
 
-/// For each client count: a PUT phase, then a GET phase over the keys it wrote.
-fn measure(server: &Server, opts: &Options) -> Result<Vec<Row>> {
+/// For each client count: a PUT phase, then a GET phase over the keys it wrote. Client
+/// `c` talks to member `c % members.len()`.
+fn measure(members: &[Server], opts: &Options) -> Result<Vec<Row>> {
     let duration = Duration::from_secs(opts.seconds);
+    let system = members[0].system;
+    let member = |c: usize| &members[c % members.len()];
     let mut rows = Vec::new();
     for &clients in &opts.clients {
         let put = load::run(clients, duration, |agent, c, i| {
-            put_key(server, agent, &key(c, i))
+            put_key(member(c), agent, &key(c, i))
         });
-        report::print_phase(server.system, "put", clients, &put);
+        report::print_phase(system, "put", clients, &put);
         let written = put.per_client.clone();
         let get = load::run(clients, duration, |agent, c, i| {
             let n = written.get(c).copied().unwrap_or(0).max(1);
-            get_key(server, agent, &key(c, i % n))
+            get_key(member(c), agent, &key(c, i % n))
         });
-        report::print_phase(server.system, "get", clients, &get);
+        report::print_phase(system, "get", clients, &get);
         rows.push(row("put", clients, put)?);
         rows.push(row("get", clients, get)?);
     }

@@ -49,21 +49,40 @@ pub(crate) fn print_phase(system: System, op: &str, clients: usize, phase: &Phas
     }
 }
 
+/// How the benchmark ran.
+pub(crate) struct Setup<'a> {
+    pub(crate) command: &'a str,
+    pub(crate) seconds: u64,
+    /// Members per system.
+    pub(crate) members: usize,
+}
+
 /// The Markdown report.
-pub(crate) fn markdown(command: &str, seconds: u64, measured: &[Measured]) -> Result<String> {
+pub(crate) fn markdown(setup: &Setup<'_>, measured: &[Measured]) -> Result<String> {
     let date = crate::proc::output(Command::new("date").args(["-u", "+%Y-%m-%d %H:%M UTC"]))?;
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let (command, seconds) = (setup.command, setup.seconds);
+    let shape = if setup.members == 1 {
+        "single-node servers".to_owned()
+    } else {
+        format!(
+            "{}-member clusters on one machine, client `c` talking to member `c % {}` \
+             (followers forward writes to the leader)",
+            setup.members, setup.members
+        )
+    };
     let mut md = format!("### KV: skein vs etcd, {date}\n\n");
     let _ = writeln!(
         md,
         "Command: `{command}` ({seconds} s per phase), {cores} cores."
     );
-    md.push_str(
-        "Load generator and server on the same machine, one system at a time; single-node \
-         servers; 128-byte values; each client PUTs `bench/<client>/<i>`, then GETs keys it wrote.\n",
+    let _ = writeln!(
+        md,
+        "Load generator and servers on the same machine, one system at a time; {shape}; \
+         128-byte values; each client PUTs `bench/<client>/<i>`, then GETs keys it wrote."
     );
     for m in measured {
-        let _ = writeln!(md, "- {}: {}", m.version, notes(m.system));
+        let _ = writeln!(md, "- {}: {}", m.version, notes(m.system, setup.members));
     }
     md.push('\n');
     md.push_str(&table(measured));
@@ -72,15 +91,25 @@ pub(crate) fn markdown(command: &str, seconds: u64, measured: &[Measured]) -> Re
     Ok(md)
 }
 
-fn notes(system: System) -> &'static str {
-    match system {
-        System::Skein => {
+fn notes(system: System, members: usize) -> String {
+    match (system, members) {
+        (System::Skein, 1) => {
             "`agent -server -bootstrap`, Consul HTTP API `/v1/kv`, GETs with default consistency"
+                .into()
         }
-        System::Etcd => {
-            "single member, fsync on (default), JSON gateway `/v3/kv/put` and `/v3/kv/range`; \
-             range reads are linearizable (etcd's default)"
-        }
+        (System::Skein, n) => format!(
+            "`agent -server -bootstrap-expect={n}`, Consul HTTP API `/v1/kv`, GETs with default \
+             consistency (a follower asks the leader for a read index first)"
+        ),
+        (System::Etcd, n) => format!(
+            "{} fsync on (default), JSON gateway `/v3/kv/put` and `/v3/kv/range`; range reads \
+             are linearizable (etcd's default)",
+            if n == 1 {
+                "single member,".to_owned()
+            } else {
+                format!("{n} members,")
+            }
+        ),
     }
 }
 
@@ -131,7 +160,7 @@ fn memory_and_errors(measured: &[Measured]) -> String {
         })
         .collect();
     let mut md = format!(
-        "Resident memory (VmRSS) after the run: {}.\n",
+        "Resident memory (VmRSS, summed over members) after the run: {}.\n",
         rss.join(", ")
     );
     for m in measured {

@@ -1,5 +1,6 @@
 //! The systems under test: a single-node skein server (or dev agent serving DNS) and a
-//! single-member etcd, each on free local ports, started and stopped through [`ChildGuard`].
+//! single-member etcd, or a cluster of each ([`start_cluster`]), on free local ports,
+//! started and stopped through [`ChildGuard`].
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -81,6 +82,100 @@ pub(crate) fn start(system: System, scratch: &Path, skein_bin: Option<&Path>) ->
     spawn(system, &dir, launch)
 }
 
+/// Builds (skein) or installs (etcd) and starts an `n`-member cluster of `system` under
+/// `scratch`: skein servers with `-bootstrap-expect=n` joining the first over gossip,
+/// or etcd members with a static `--initial-cluster`. Returns once every member knows a
+/// leader (skein) or reports healthy (etcd).
+pub(crate) fn start_cluster(
+    system: System,
+    scratch: &Path,
+    skein_bin: Option<&Path>,
+    n: usize,
+) -> Result<Vec<Server>> {
+    let dirs: Vec<PathBuf> = (0..n)
+        .map(|i| scratch.join(format!("{}-{i}", system.name())))
+        .collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir)?;
+    }
+    let launches = match system {
+        System::Skein => skein_cluster_commands(&dirs, skein_bin)?,
+        System::Etcd => etcd_cluster_commands(&dirs)?,
+    };
+    let mut members = Vec::new();
+    for (dir, launch) in dirs.iter().zip(launches) {
+        members.push(spawn_only(system, dir, launch)?);
+    }
+    for member in &mut members {
+        wait_ready(member, false)?;
+    }
+    Ok(members)
+}
+
+fn skein_cluster_commands(dirs: &[PathBuf], given: Option<&Path>) -> Result<Vec<Launch>> {
+    let bin = skein_binary(given)?;
+    let mut first_lan = None;
+    let mut launches = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let [http, server, lan, wan] = <[u16; 4]>::try_from(free_ports(4)?)
+            .map_err(|_| anyhow::anyhow!("invariant: free_ports(4) returns 4 ports"))?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["agent", "-server", "-dns-port=-1"])
+            .arg(format!("-bootstrap-expect={}", dirs.len()))
+            .arg(format!("-node=bench-{i}"))
+            .arg(format!("-data-dir={}", dir.join("data").display()))
+            .args(["-bind=127.0.0.1", "-client=127.0.0.1"])
+            .arg(format!("-http-port={http}"))
+            .arg(format!("-server-port={server}"))
+            .arg(format!("-serf-lan-port={lan}"))
+            .arg(format!("-serf-wan-port={wan}"));
+        match first_lan {
+            None => first_lan = Some(lan),
+            Some(first) => {
+                cmd.arg(format!("-retry-join=127.0.0.1:{first}"));
+            }
+        }
+        launches.push(Launch {
+            cmd,
+            http_port: http,
+            version: skein_version(given, &bin),
+            dns: false,
+        });
+    }
+    Ok(launches)
+}
+
+fn etcd_cluster_commands(dirs: &[PathBuf]) -> Result<Vec<Launch>> {
+    ensure_etcd()?;
+    let ports = free_ports(dirs.len() * 2)?;
+    let peer = |i: usize| format!("http://127.0.0.1:{}", ports[2 * i + 1]);
+    let initial: Vec<String> = (0..dirs.len())
+        .map(|i| format!("m{i}={}", peer(i)))
+        .collect();
+    let version = etcd_version()?;
+    let mut launches = Vec::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let client_url = format!("http://127.0.0.1:{}", ports[2 * i]);
+        let mut cmd = Command::new("etcd");
+        cmd.arg("--data-dir")
+            .arg(dir.join("data"))
+            .args(["--name", &format!("m{i}")])
+            .args(["--listen-client-urls", &client_url])
+            .args(["--advertise-client-urls", &client_url])
+            .args(["--listen-peer-urls", &peer(i)])
+            .args(["--initial-advertise-peer-urls", &peer(i)])
+            .args(["--initial-cluster", &initial.join(",")])
+            .args(["--initial-cluster-state", "new"]);
+        launches.push(Launch {
+            cmd,
+            http_port: ports[2 * i],
+            version: version.clone(),
+            dns: false,
+        });
+    }
+    Ok(launches)
+}
+
 /// Builds skein (unless `skein_bin` is given) and starts `skein agent -dev` under
 /// `scratch` with `-dns-port=0` and `extra` flags, ready to serve, with [`Server::dns`] set
 /// from its ready line.
@@ -96,20 +191,26 @@ pub(crate) fn start_skein_dns(
     spawn(System::Skein, &dir, launch)
 }
 
-fn spawn(system: System, dir: &Path, mut launch: Launch) -> Result<Server> {
+fn spawn(system: System, dir: &Path, launch: Launch) -> Result<Server> {
+    let dns = launch.dns;
+    let mut server = spawn_only(system, dir, launch)?;
+    wait_ready(&mut server, dns)?;
+    Ok(server)
+}
+
+/// Starts the process without waiting for it to serve.
+fn spawn_only(system: System, dir: &Path, mut launch: Launch) -> Result<Server> {
     let log = dir.join("server.log");
     println!("    $ {}", crate::proc::display(&launch.cmd));
     let guard = ChildGuard::spawn(system.name(), &mut launch.cmd, &log)?;
-    let mut server = Server {
+    Ok(Server {
         system,
         base: format!("http://127.0.0.1:{}", launch.http_port),
         version: launch.version,
         guard,
         dns: None,
         log,
-    };
-    wait_ready(&mut server, launch.dns)?;
-    Ok(server)
+    })
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1 (held together while picking, then released).
@@ -126,14 +227,7 @@ fn free_ports(n: usize) -> Result<Vec<u16>> {
 /// `skein agent -server -bootstrap` with a data dir and no DNS, or with `dns`, `skein agent
 /// -dev` with `-dns-port=0`.
 fn skein_command(dir: &Path, given: Option<&Path>, dns: bool) -> Result<Launch> {
-    let bin = match given {
-        Some(bin) => bin.to_path_buf(),
-        None => {
-            let build = ["build", "--release", "--bin", "skein"];
-            run_step("build skein (release)", cargo().args(build))?;
-            crate::target_dir().join("release").join("skein")
-        }
-    };
+    let bin = skein_binary(given)?;
     let [http, server, lan, wan] = <[u16; 4]>::try_from(free_ports(4)?)
         .map_err(|_| anyhow::anyhow!("invariant: free_ports(4) returns 4 ports"))?;
     let mut cmd = Command::new(&bin);
@@ -150,17 +244,34 @@ fn skein_command(dir: &Path, given: Option<&Path>, dns: bool) -> Result<Launch> 
         .arg(format!("-server-port={server}"))
         .arg(format!("-serf-lan-port={lan}"))
         .arg(format!("-serf-wan-port={wan}"));
-    let git = output(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
-    let mut version = format!("skein {}", git.unwrap_or_else(|_| "(unknown rev)".into()));
-    if let Some(name) = given.and_then(|_| bin.file_name()) {
-        version = format!("{version} (given binary `{}`)", name.to_string_lossy());
-    }
     Ok(Launch {
         cmd,
         http_port: http,
-        version,
+        version: skein_version(given, &bin),
         dns,
     })
+}
+
+/// The given skein binary, or `target/release/skein` freshly built.
+fn skein_binary(given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(bin) => Ok(bin.to_path_buf()),
+        None => {
+            let build = ["build", "--release", "--bin", "skein"];
+            run_step("build skein (release)", cargo().args(build))?;
+            Ok(crate::target_dir().join("release").join("skein"))
+        }
+    }
+}
+
+/// `skein <git rev>`, naming the binary when one was given.
+fn skein_version(given: Option<&Path>, bin: &Path) -> String {
+    let git = output(Command::new("git").args(["rev-parse", "--short", "HEAD"]));
+    let version = format!("skein {}", git.unwrap_or_else(|_| "(unknown rev)".into()));
+    match given.and_then(|_| bin.file_name()) {
+        Some(name) => format!("{version} (given binary `{}`)", name.to_string_lossy()),
+        None => version,
+    }
 }
 
 fn etcd_command(dir: &Path) -> Result<Launch> {
@@ -178,14 +289,19 @@ fn etcd_command(dir: &Path) -> Result<Launch> {
         .args(["--listen-peer-urls", &peer_url])
         .args(["--initial-advertise-peer-urls", &peer_url])
         .args(["--initial-cluster", &format!("bench={peer_url}")]);
-    let version = output(Command::new("etcd").arg("--version"))?;
-    let first = version.lines().next().unwrap_or("etcd ?");
     Ok(Launch {
         cmd,
         http_port: client,
-        version: first.replace("etcd Version: ", "etcd "),
+        version: etcd_version()?,
         dns: false,
     })
+}
+
+/// `etcd <version>` from `etcd --version`.
+fn etcd_version() -> Result<String> {
+    let version = output(Command::new("etcd").arg("--version"))?;
+    let first = version.lines().next().unwrap_or("etcd ?");
+    Ok(first.replace("etcd Version: ", "etcd "))
 }
 
 /// `apt-get install etcd-server` (Debian's etcd 3.4) unless `etcd` is on PATH.
