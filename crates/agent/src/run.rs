@@ -15,7 +15,7 @@ use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::backend::ServerBackend;
 use crate::cluster::{Cluster, publish_coordinate};
@@ -471,6 +471,13 @@ async fn serve_http(
         addrs.push(listener.local_addr().unwrap_or(addr));
         let app = app.clone();
         let stop = shutdown.clone();
+        // Small answers go out at once instead of waiting for the
+        // client's delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                debug!(error = %e, "TCP_NODELAY on an HTTP connection");
+            }
+        });
         tasks.push(tokio::spawn(async move {
             let served = axum::serve(listener, app)
                 .with_graceful_shutdown(async move { stop.notified().await });

@@ -603,7 +603,12 @@ fn tokio_stream_listener(
     listener: tokio::net::TcpListener,
 ) -> impl futures::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
     futures::stream::unfold(listener, |l| async move {
-        let next = l.accept().await.map(|(s, _)| s);
+        // Raft and RPC answers are small frames: without TCP_NODELAY the
+        // kernel holds them back for the peer's delayed ACK (about 40 ms).
+        let next = l.accept().await.and_then(|(s, _)| {
+            s.set_nodelay(true)?;
+            Ok(s)
+        });
         Some((next, l))
     })
 }
