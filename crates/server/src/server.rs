@@ -88,7 +88,7 @@ impl Server {
             .rpc_bind
             .map(|b| b.ip())
             .filter(|ip| !ip.is_unspecified());
-        let raft = Raft::new(options.raft_id, config, NetworkFactory { local }, log, sm)
+        let raft = Raft::new(options.raft_id, config, NetworkFactory::new(local), log, sm)
             .await
             .map_err(|e| Error::Start(e.to_string()))?;
         let mut tasks = Vec::new();

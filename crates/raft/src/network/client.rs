@@ -1,4 +1,11 @@
-//! The outbound side: one lazily connected gRPC channel per peer.
+//! The outbound side: one lazily connected gRPC channel per peer address,
+//! shared by every [`Network`] the factory hands out. openraft asks for a
+//! fresh client for each leadership check (`get_read_log_id`,
+//! `ensure_linearizable`), so a channel per client would open a TCP
+//! connection per consistent read.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use openraft::BasicNode;
 use openraft::error::{
@@ -22,8 +29,12 @@ use crate::{NodeId, TypeConfig};
 pub struct NetworkFactory {
     /// The address outbound connections come from (the server's bind
     /// address), so that peers and firewalls see who is calling.
-    pub local: Option<std::net::IpAddr>,
+    local: Option<std::net::IpAddr>,
+    channels: Channels,
 }
+
+/// One channel per peer address, shared by the factory's clones.
+type Channels = Arc<Mutex<HashMap<String, Channel>>>;
 
 /// The connection to one peer.
 #[derive(Debug)]
@@ -31,7 +42,19 @@ pub struct Network {
     target: NodeId,
     addr: String,
     local: Option<std::net::IpAddr>,
+    channels: Channels,
     client: Option<RaftClient<Channel>>,
+}
+
+impl NetworkFactory {
+    /// A factory whose connections come from `local` (any address when
+    /// `None`).
+    pub fn new(local: Option<std::net::IpAddr>) -> Self {
+        Self {
+            local,
+            channels: Channels::default(),
+        }
+    }
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -45,6 +68,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             addr: node.addr.clone(),
             local: self.local,
+            channels: self.channels.clone(),
             client: None,
         }
     }
@@ -57,10 +81,20 @@ impl Network {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let endpoint = Channel::from_shared(format!("http://{}", self.addr))
-            .map_err(|e| Unreachable::new(&e))?
-            .local_address(self.local);
-        let client = RaftClient::new(endpoint.connect_lazy());
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        let channel = match channels.get(&self.addr) {
+            Some(channel) => channel.clone(),
+            None => {
+                let channel = Channel::from_shared(format!("http://{}", self.addr))
+                    .map_err(|e| Unreachable::new(&e))?
+                    .local_address(self.local)
+                    .connect_lazy();
+                channels.insert(self.addr.clone(), channel.clone());
+                channel
+            }
+        };
+        drop(channels);
+        let client = RaftClient::new(channel);
         self.client = Some(client.clone());
         Ok(client)
     }
