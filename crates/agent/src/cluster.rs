@@ -64,21 +64,14 @@ impl Cluster {
         data_dir: Option<&Path>,
     ) -> Result<Self> {
         let port = config.ports.serf_lan.unwrap_or(DEFAULT_SERF_LAN_PORT);
-        let pool_config = PoolConfig {
+        let lan = Pool {
+            kind: "LAN",
             name: info.node_name.clone(),
-            bind: SocketAddr::new(config.bind_addr, port),
-            advertise: Some(SocketAddr::new(config.advertise_addr, 0)),
-            tags: tags(info, config),
+            port,
             timing: Timing::lan(),
-            keyring: keyring(config)?,
-            keyring_file: data_dir
-                .filter(|_| !config.disable_keyring_file)
-                .map(|d| d.join("serf").join("local.keyring")),
+            keyring_file: "local.keyring",
         };
-        let pool = GossipPool::start(pool_config)
-            .await
-            .map_err(|e| Error::Unsupported(format!("starting the LAN gossip pool: {e}")))?;
-        info!(addr = %pool.addr(), "gossip: LAN pool started");
+        let pool = lan.start(config, info, data_dir).await?;
         let mut tasks = vec![tokio::spawn(join_all(
             pool.clone(),
             JoinPlan {
@@ -217,8 +210,49 @@ impl Cluster {
     }
 }
 
+/// What differs between the LAN and the WAN pool.
+pub(crate) struct Pool {
+    /// `LAN` or `WAN`, for messages.
+    pub(crate) kind: &'static str,
+    /// The member name.
+    pub(crate) name: String,
+    pub(crate) port: u16,
+    pub(crate) timing: Timing,
+    /// The keyring file's name under `<data_dir>/serf`.
+    pub(crate) keyring_file: &'static str,
+}
+
+impl Pool {
+    /// Starts the pool on the agent's bind address, with its tags and the
+    /// `encrypt` key (or the keyring file, unless `disable_keyring_file`).
+    pub(crate) async fn start(
+        self,
+        config: &RuntimeConfig,
+        info: &AgentInfo,
+        data_dir: Option<&Path>,
+    ) -> Result<Arc<GossipPool>> {
+        let pool_config = PoolConfig {
+            name: self.name,
+            bind: SocketAddr::new(config.bind_addr, self.port),
+            advertise: Some(SocketAddr::new(config.advertise_addr, 0)),
+            tags: tags(info, config),
+            timing: self.timing,
+            keyring: keyring(config)?,
+            keyring_file: data_dir
+                .filter(|_| !config.disable_keyring_file)
+                .map(|d| d.join("serf").join(self.keyring_file)),
+        };
+        let kind = self.kind;
+        let pool = GossipPool::start(pool_config)
+            .await
+            .map_err(|e| Error::Unsupported(format!("starting the {kind} gossip pool: {e}")))?;
+        info!(addr = %pool.addr(), pool = kind, "gossip: pool started");
+        Ok(pool)
+    }
+}
+
 /// The `encrypt` key, if one is configured.
-pub(crate) fn keyring(config: &RuntimeConfig) -> Result<Option<Keyring>> {
+fn keyring(config: &RuntimeConfig) -> Result<Option<Keyring>> {
     let Some(key) = config.encrypt.as_deref().filter(|k| !k.is_empty()) else {
         return Ok(None);
     };
@@ -262,7 +296,7 @@ pub(crate) async fn publish_coordinate(server: &Server, node: &str, coord: &Coor
 }
 
 /// The Serf tags Consul agents carry.
-pub(crate) fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
+fn tags(info: &AgentInfo, config: &RuntimeConfig) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = [
         (
             "role",

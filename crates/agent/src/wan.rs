@@ -5,17 +5,15 @@
 //! each one is (`/v1/catalog/datacenters`).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use skein_config::RuntimeConfig;
 use skein_http_api::AgentInfo;
-use skein_membership::{GossipPool, Member, MemberStatus, Membership, PoolConfig, Timing};
-use tracing::info;
+use skein_membership::{GossipPool, Member, MemberStatus, Membership, Timing};
 
-use crate::cluster::{keyring, tags};
-use crate::{Error, Result};
+use crate::Result;
+use crate::cluster::Pool;
 
 /// Consul's default WAN gossip port, for join addresses without one.
 pub(crate) const DEFAULT_PORT: u16 = 8302;
@@ -29,21 +27,14 @@ pub(crate) async fn start(
     let Some(port) = config.ports.serf_wan.filter(|_| info.server) else {
         return Ok(None);
     };
-    let pool_config = PoolConfig {
+    let wan = Pool {
+        kind: "WAN",
         name: format!("{}.{}", info.node_name, info.datacenter),
-        bind: SocketAddr::new(config.bind_addr, port),
-        advertise: Some(SocketAddr::new(config.advertise_addr, 0)),
-        tags: tags(info, config),
+        port,
         timing: Timing::wan(),
-        keyring: keyring(config)?,
-        keyring_file: data_dir
-            .filter(|_| !config.disable_keyring_file)
-            .map(|d| d.join("serf").join("remote.keyring")),
+        keyring_file: "remote.keyring",
     };
-    let pool = GossipPool::start(pool_config)
-        .await
-        .map_err(|e| Error::Unsupported(format!("starting the WAN gossip pool: {e}")))?;
-    info!(addr = %pool.addr(), "gossip: WAN pool started");
+    let pool = wan.start(config, info, data_dir).await?;
     Ok(Some(pool))
 }
 
