@@ -1,5 +1,6 @@
-//! skein's LAN gossip pool: the Serf-like layer Consul agents use to find
-//! each other, notice failures and carry node tags.
+//! skein's gossip pools (the LAN pool of every agent, the WAN pool of
+//! servers): the Serf-like layer Consul agents use to find each other,
+//! notice failures and carry node tags, user events, keys and coordinates.
 //!
 //! The rest of skein sees only the [`Membership`] trait and the
 //! [`Member`] it reports; [`GossipPool`] implements it with SWIM on

@@ -49,9 +49,9 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 /// One gossip member in Consul's JSON shape.
-fn render_member(m: &crate::MemberInfo, name: String) -> Value {
+fn render_member(m: &crate::MemberInfo) -> Value {
     json!({
-        "Name": name,
+        "Name": m.name,
         "Addr": m.addr.ip().to_string(),
         "Port": m.addr.port(),
         "Tags": m.tags,
@@ -69,7 +69,7 @@ fn self_member(state: &ApiState) -> Value {
         .members()
         .iter()
         .find(|m| m.name == a.node_name)
-        .map_or_else(|| member(a), |m| render_member(m, m.name.clone()))
+        .map_or_else(|| member(a), render_member)
 }
 
 pub(crate) fn member(agent: &AgentInfo) -> Value {
@@ -129,13 +129,7 @@ async fn members(State(state): State<ApiState>, req: Req) -> Result<Response, Ap
     } else {
         state.cluster.members()
     };
-    let rows: Vec<Value> = members
-        .into_iter()
-        .map(|m| {
-            let name = m.name.clone();
-            render_member(&m, name)
-        })
-        .collect();
+    let rows: Vec<Value> = members.iter().map(render_member).collect();
     Ok(ok(&rows))
 }
 

@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde_json::{Map, Value, json};
@@ -29,9 +29,9 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route(
             "/v1/operator/keyring",
             get(keyring_list)
-                .post(keyring_install)
-                .put(keyring_use)
-                .delete(keyring_remove),
+                .post(keyring_change)
+                .put(keyring_change)
+                .delete(keyring_change),
         )
         .route("/v1/operator/usage", get(usage))
 }
@@ -379,39 +379,20 @@ async fn keyring_list(State(state): State<ApiState>, req: Req) -> Result<Respons
     Ok(ok(&rows))
 }
 
-/// `POST /v1/operator/keyring` `{"Key": ...}`: installs a key everywhere.
-async fn keyring_install(
-    State(state): State<ApiState>,
-    req: Req,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    keyring_change(state, req, body, KeyringRequest::Install).await
-}
-
-/// `PUT /v1/operator/keyring` `{"Key": ...}`: encrypts with an installed key.
-async fn keyring_use(
-    State(state): State<ApiState>,
-    req: Req,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    keyring_change(state, req, body, KeyringRequest::Use).await
-}
-
-/// `DELETE /v1/operator/keyring` `{"Key": ...}`: removes a key everywhere.
-async fn keyring_remove(
-    State(state): State<ApiState>,
-    req: Req,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    keyring_change(state, req, body, KeyringRequest::Remove).await
-}
-
+/// `POST` (install a key everywhere), `PUT` (encrypt with an installed
+/// key) and `DELETE` (remove a key everywhere) of `/v1/operator/keyring`,
+/// each with `{"Key": ...}`.
 async fn keyring_change(
-    state: ApiState,
+    State(state): State<ApiState>,
+    method: Method,
     req: Req,
     body: Bytes,
-    op: fn(String) -> KeyringRequest,
 ) -> Result<Response, ApiError> {
+    let op: fn(String) -> KeyringRequest = match method {
+        Method::POST => KeyringRequest::Install,
+        Method::PUT => KeyringRequest::Use,
+        _ => KeyringRequest::Remove,
+    };
     authorize(&state, &req, Access::OperatorWrite)?;
     let parsed: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
