@@ -9,6 +9,7 @@ mod blocking;
 mod cli;
 mod cli_streams;
 mod cluster;
+mod connect;
 mod dns;
 mod durability;
 mod events;

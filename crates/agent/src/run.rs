@@ -294,6 +294,8 @@ fn server_options(
         trailing_logs: config.raft_trailing_logs,
         ready_timeout: Duration::from_secs(30),
         rpc_hold_timeout: config.rpc_hold_timeout,
+        connect_enabled: config.connect_enabled,
+        ca_config: config.connect_ca_config.clone(),
     }
 }
 

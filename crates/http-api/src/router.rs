@@ -10,7 +10,8 @@ use axum::routing::{get, put};
 use tracing::Instrument;
 
 use crate::v1::{
-    agent, catalog, coordinate, event, health, kv, operator, session, snapshot, status, txn,
+    agent, catalog, chain, config, connect_ca, coordinate, event, gateway, health, intentions, kv,
+    operator, session, snapshot, status, txn,
 };
 use crate::{
     AgentInfo, ApiConfig, Authorizer, Backend, ClusterView, EventLog, LocalAgent, LogFeed,
@@ -58,6 +59,11 @@ pub fn router(state: ApiState) -> Router {
         .merge(catalog::routes())
         .merge(health::routes())
         .merge(coordinate::routes())
+        .merge(config::routes())
+        .merge(intentions::routes())
+        .merge(gateway::routes())
+        .merge(chain::routes())
+        .merge(connect_ca::routes())
         .merge(event::routes())
         .route("/", get(root))
         .route("/ui", get(ui))

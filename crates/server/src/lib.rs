@@ -11,6 +11,7 @@
 //!  http-api ──read_barrier(consistency)──> Server (leader check / read index)
 //! ```
 
+mod ca;
 mod error;
 mod options;
 mod proposer;

@@ -30,6 +30,10 @@ pub struct ServerOptions {
     /// How long a leader-bound call is retried while no leader is known
     /// (`performance.rpc_hold_timeout`).
     pub rpc_hold_timeout: Duration,
+    /// `connect.enabled`: the leader creates the Connect CA.
+    pub connect_enabled: bool,
+    /// `connect.ca_config`: settings over the built-in CA's defaults.
+    pub ca_config: serde_json::Map<String, serde_json::Value>,
 }
 
 // === impl ServerOptions ===
@@ -49,6 +53,8 @@ impl ServerOptions {
             trailing_logs: 10_240,
             ready_timeout: Duration::from_secs(10),
             rpc_hold_timeout: Duration::from_secs(7),
+            connect_enabled: true,
+            ca_config: serde_json::Map::new(),
         }
     }
 }

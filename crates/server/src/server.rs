@@ -128,6 +128,13 @@ impl Server {
                 .clone()
                 .spawn_reaper(server.raft.clone(), server.store.clone()),
         );
+        if server.options.connect_enabled {
+            server.tasks.push(crate::ca::spawn_initializer(
+                server.raft.clone(),
+                server.store.clone(),
+                server.options.ca_config.clone(),
+            ));
+        }
         Ok(Arc::new(server))
     }
 

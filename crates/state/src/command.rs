@@ -115,6 +115,35 @@ pub enum Op {
         /// `{Vec, Error, Adjustment, Height}` as the agent sent it.
         coord: serde_json::Value,
     },
+    /// `PUT /v1/config[?cas=N]`: the entry's JSON, decoded and validated
+    /// by the proposer.
+    ConfigEntrySet {
+        /// `Kind`.
+        kind: String,
+        /// `Name`.
+        name: String,
+        /// The entry as the API renders it (indexes are set on apply).
+        entry: serde_json::Value,
+        /// Apply only if the stored entry's ModifyIndex is this (0: absent).
+        cas: Option<u64>,
+    },
+    /// `DELETE /v1/config/:kind/:name[?cas=N]`.
+    ConfigEntryDelete {
+        /// `Kind`.
+        kind: String,
+        /// `Name`.
+        name: String,
+        /// Apply only if the stored entry's ModifyIndex is this.
+        cas: Option<u64>,
+    },
+    /// The Connect CA: created by the leader, replaced on rotation or a
+    /// configuration change.
+    ConnectCaSet {
+        /// The whole CA state.
+        ca: Box<crate::CaState>,
+        /// Apply only if the stored CA's ModifyIndex is this (0: absent).
+        cas: Option<u64>,
+    },
     /// `PUT /v1/operator/autopilot/configuration[?cas=N]`.
     AutopilotSet {
         /// The whole configuration, in Consul's JSON shape.

@@ -21,6 +21,8 @@
 
 mod catalog;
 mod command;
+mod config_entry;
+mod connect_ca;
 mod error;
 mod kv;
 mod session;
@@ -30,6 +32,8 @@ mod watch;
 
 pub use catalog::{HealthEntry, InstanceHealth, Registration, Usage};
 pub use command::{Command, Op, Outcome};
+pub use config_entry::StoredEntry;
+pub use connect_ca::CaState;
 pub use error::ApplyError;
 pub use store::{Autopilot, StateData, Store};
 pub use watch::{Topic, Watch};

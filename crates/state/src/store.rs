@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use skein_types::{Check, Index, KvEntry, Node, ServiceInstance, Session};
 
+use crate::config_entry::StoredEntry;
 use crate::txn::Journal;
 use crate::watch::WatchRegistry;
 use crate::{Command, Op, Outcome, Topic, Watch};
@@ -38,6 +39,14 @@ pub struct StateData {
     /// The operator's autopilot configuration, once set.
     #[serde(default)]
     pub(crate) autopilot: Option<Autopilot>,
+    /// Config entries by kind, then name.
+    #[serde(default)]
+    pub(crate) config_entries: BTreeMap<String, BTreeMap<String, StoredEntry>>,
+    #[serde(default)]
+    pub(crate) config_entries_index: Index,
+    /// The Connect CA, once created.
+    #[serde(default)]
+    pub(crate) connect_ca: Option<crate::CaState>,
 }
 
 /// The stored autopilot configuration.
@@ -121,6 +130,16 @@ impl Store {
             Op::Restore(data) => self.restore(index, data),
             Op::CoordinateUpdate { node, coord } => self.coordinate_update(index, node, coord),
             Op::AutopilotSet { config, cas } => self.autopilot_set(index, config, *cas),
+            Op::ConfigEntrySet {
+                kind,
+                name,
+                entry,
+                cas,
+            } => self.config_entry_set(index, kind, name, entry, *cas),
+            Op::ConnectCaSet { ca, cas } => self.connect_ca_set(index, ca, *cas),
+            Op::ConfigEntryDelete { kind, name, cas } => {
+                self.config_entry_delete(index, kind, name, *cas)
+            }
         }
     }
 

@@ -24,6 +24,10 @@ pub enum Topic {
     Catalog,
     /// Network coordinates.
     Coordinates,
+    /// Config entries, of every kind.
+    ConfigEntries,
+    /// The Connect CA (configuration and roots).
+    ConnectCa,
 }
 
 #[derive(Debug, Default)]
@@ -46,6 +50,13 @@ impl Shared {
 #[derive(Debug)]
 pub struct Watch {
     shared: Arc<Shared>,
+}
+
+impl Watch {
+    /// Whether one of its topics has changed since it was parked.
+    pub fn is_fired(&self) -> bool {
+        self.shared.fired.load(Ordering::Acquire)
+    }
 }
 
 impl Future for Watch {

@@ -2,9 +2,14 @@
 
 pub(crate) mod agent;
 pub(crate) mod catalog;
+pub(crate) mod chain;
+pub(crate) mod config;
+pub(crate) mod connect_ca;
 pub(crate) mod coordinate;
 pub(crate) mod event;
+pub(crate) mod gateway;
 pub(crate) mod health;
+pub(crate) mod intentions;
 pub(crate) mod kv;
 pub(crate) mod monitor;
 pub(crate) mod operator;
