@@ -103,7 +103,7 @@ fn invalid_config_entries_are_rejected_and_nothing_is_stored() {
             "Protocl",
         ),
         (
-            json!({"Kind": "service-router", "Name": "web", "Routes": [{"Match": {"HTTP": {"PathPrefix": "/admin"}}, "Destination": {"ServiceSubset": "v2"}}]}),
+            json!({"Kind": "service-router", "Name": "web", "Routes": [{"Match": {"HTTP": {"PathPrefix": "/admin"}}, "Destination": {"Service": "api"}}]}),
             "protocol",
         ),
         (json!({"Kind": "proxy-defaults", "Name": "web"}), "global"),
@@ -121,7 +121,7 @@ fn invalid_config_entries_are_rejected_and_nothing_is_stored() {
         ),
         (
             json!({"Kind": "ingress-gateway", "Name": "ig", "Listeners": [{"Port": 0, "Protocol": "tcp"}]}),
-            "Port",
+            "No service declared",
         ),
     ];
     for (entry, needle) in cases {

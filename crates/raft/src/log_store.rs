@@ -280,11 +280,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         };
         blocking(|| write_entries(&self.db, &entries, Durability::None))?;
         flusher.send(callback).map_err(|_| {
-            StorageError::from(StorageIOError::<NodeId>::write_logs(&std::io::Error::other(
-                "raft log flusher stopped",
-            )))
+            StorageError::from(StorageIOError::<NodeId>::write_logs(
+                &std::io::Error::other("raft log flusher stopped"),
+            ))
         })
-
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {

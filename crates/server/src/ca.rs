@@ -82,36 +82,40 @@ pub(crate) fn spawn_initializer(
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(TICK).await;
-            let leader = raft.metrics().borrow().state == openraft::ServerState::Leader;
-            let missing = store
-                .read()
-                .map(|s| s.connect_ca().is_none())
-                .unwrap_or(false);
-            if !leader || !missing {
-                continue;
-            }
-            let ca = match new_ca(&ca_config, SystemTime::now()) {
-                Ok(ca) => ca,
-                Err(e) => {
-                    warn!(error = %e, "cannot create the Connect CA root");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                    continue;
-                }
-            };
-            let trust_domain = ca.trust_domain();
-            let cmd = Command {
-                at_ms: crate::server::now_ms(),
-                op: Op::ConnectCaSet {
-                    ca: Box::new(ca),
-                    cas: Some(0),
-                },
-            };
-            match raft.client_write(cmd).await {
-                Ok(_) => info!(%trust_domain, "created the Connect CA"),
-                Err(e) => warn!(error = %e, "proposing the Connect CA"),
+            if let Err(e) = ensure(&raft, &store, &ca_config).await {
+                warn!(error = %e, "cannot create the Connect CA");
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
     })
+}
+
+/// Creates the CA if this server leads and there is none yet.
+pub(crate) async fn ensure(
+    raft: &Raft,
+    store: &SharedStore,
+    ca_config: &Map<String, Value>,
+) -> Result<(), String> {
+    let leader = raft.metrics().borrow().state == openraft::ServerState::Leader;
+    let missing = store
+        .read()
+        .map(|s| s.connect_ca().is_none())
+        .unwrap_or(false);
+    if !leader || !missing {
+        return Ok(());
+    }
+    let ca = new_ca(ca_config, SystemTime::now()).map_err(|e| e.to_string())?;
+    let trust_domain = ca.trust_domain();
+    let cmd = Command {
+        at_ms: crate::server::now_ms(),
+        op: Op::ConnectCaSet {
+            ca: Box::new(ca),
+            cas: Some(0),
+        },
+    };
+    raft.client_write(cmd).await.map_err(|e| e.to_string())?;
+    info!(%trust_domain, "created the Connect CA");
+    Ok(())
 }
 
 #[cfg(test)]

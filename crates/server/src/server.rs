@@ -132,6 +132,12 @@ impl Server {
                 .spawn_reaper(server.raft.clone(), server.store.clone()),
         );
         if server.options.connect_enabled {
+            // A bootstrapped server answers with its CA in place.
+            if let Err(e) =
+                crate::ca::ensure(&server.raft, &server.store, &server.options.ca_config).await
+            {
+                tracing::warn!(error = %e, "cannot create the Connect CA");
+            }
             server.tasks.push(crate::ca::spawn_initializer(
                 server.raft.clone(),
                 server.store.clone(),
