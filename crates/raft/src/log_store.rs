@@ -1,19 +1,14 @@
 //! The Raft log, vote and committed index in redb.
 //!
-//! One database file per server; each append is one redb write transaction.
-//! By default it commits with `Durability::Immediate` (fsync) before openraft
-//! is told the entries are durable. A store built with
-//! [`LogStore::with_background_flush`] commits appends without an fsync and
-//! hands the durability callback to a flusher thread, which makes everything
-//! appended so far durable with one fsync (group commit); the leader's Raft
-//! task meanwhile sends the entries to its followers. `-dev` uses redb's
-//! in-memory backend: same code, no disk.
+//! One database file per server; each append is one redb write transaction,
+//! committed with `Durability::Immediate` (fsync) before openraft is told the
+//! entries are durable. `-dev` uses redb's in-memory backend: same code, no
+//! disk.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -50,8 +45,6 @@ pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Database>,
-    /// Where appends send their durability callbacks, when a flusher runs.
-    flusher: Option<mpsc::Sender<LogFlushed<TypeConfig>>>,
 }
 
 fn read_err(e: impl Into<redb::Error>) -> StorageError<NodeId> {
@@ -79,24 +72,7 @@ impl LogStore {
         txn.open_table(LOGS).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { db, flusher: None })
-    }
-
-    /// A log store on `db` whose appends are made durable by a flusher
-    /// thread. The thread exits when the last clone of the store is dropped.
-    pub fn with_background_flush(db: Arc<Database>) -> crate::Result<Self> {
-        let mut store = Self::new(db)?;
-        let (tx, rx) = mpsc::channel();
-        let db = store.db.clone();
-        std::thread::Builder::new()
-            .name("raft-log-flush".into())
-            .spawn(move || run_flusher(&db, &rx))
-            .map_err(|e| crate::Error::Open {
-                path: "raft log flusher".into(),
-                source: redb::Error::Io(e),
-            })?;
-        store.flusher = Some(tx);
-        Ok(store)
+        Ok(Self { db })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
@@ -163,44 +139,9 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Makes every commit so far durable, one fsync per batch of callbacks
-/// queued meanwhile, and reports the outcome to each of them.
-fn run_flusher(db: &Database, rx: &mpsc::Receiver<LogFlushed<TypeConfig>>) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        batch.extend(rx.try_iter());
-        let result = sync_to_disk(db);
-        if let Err(e) = &result {
-            tracing::error!(error = %e, "raft log fsync failed");
-        }
-        for callback in batch {
-            let outcome = result
-                .as_ref()
-                .map(|_| ())
-                .map_err(|e| std::io::Error::other(e.to_string()));
-            callback.log_io_completed(outcome);
-        }
-    }
-}
-
-/// An empty durable commit: redb then persists every earlier commit.
-fn sync_to_disk(db: &Database) -> Result<(), redb::Error> {
-    let mut txn = db.begin_write()?;
-    txn.set_durability(Durability::Immediate)
-        .map_err(|e| redb::Error::Io(std::io::Error::other(e.to_string())))?;
-    txn.commit()?;
-    Ok(())
-}
-
-/// Appends `entries` in one redb transaction with the given durability.
-fn write_entries(
-    db: &Database,
-    entries: &[Entry<TypeConfig>],
-    durability: Durability,
-) -> StorageResult<()> {
-    let mut txn = db.begin_write().map_err(write_err)?;
-    txn.set_durability(durability)
-        .map_err(|e| StorageError::from(StorageIOError::<NodeId>::write_logs(&e)))?;
+/// Appends `entries` in one redb transaction, durable when it returns.
+fn write_entries(db: &Database, entries: &[Entry<TypeConfig>]) -> StorageResult<()> {
+    let txn = db.begin_write().map_err(write_err)?;
     {
         let mut table = txn.open_table(LOGS).map_err(write_err)?;
         for entry in entries {
@@ -273,17 +214,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        let Some(flusher) = &self.flusher else {
-            blocking(|| write_entries(&self.db, &entries, Durability::Immediate))?;
-            callback.log_io_completed(Ok(()));
-            return Ok(());
-        };
-        blocking(|| write_entries(&self.db, &entries, Durability::None))?;
-        flusher.send(callback).map_err(|_| {
-            StorageError::from(StorageIOError::<NodeId>::write_logs(
-                &std::io::Error::other("raft log flusher stopped"),
-            ))
-        })
+        blocking(|| write_entries(&self.db, &entries))?;
+        callback.log_io_completed(Ok(()));
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {

@@ -1,6 +1,5 @@
 //! openraft's own storage conformance suite against skein's redb log store
-//! and state machine, on disk (fsync on, appends made durable by the
-//! background flusher, as servers run) and in memory (synchronous appends).
+//! and state machine, on disk (fsync on) and in memory.
 
 #![allow(clippy::result_large_err)]
 
@@ -16,11 +15,7 @@ struct InMemory;
 
 fn build(path: Option<&std::path::Path>) -> Result<(LogStore, StateMachine), StorageError<NodeId>> {
     let db = open_database(path).expect("open database");
-    let log = match path {
-        Some(_) => LogStore::with_background_flush(db.clone()),
-        None => LogStore::new(db.clone()),
-    }
-    .expect("log store");
+    let log = LogStore::new(db.clone()).expect("log store");
     let sm = StateMachine::new(Arc::new(RwLock::new(Store::new())), db)?;
     Ok((log, sm))
 }

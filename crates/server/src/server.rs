@@ -76,10 +76,7 @@ impl Server {
                 .map_err(|e| Error::Start(format!("{}: {e}", dir.display())))?;
         }
         let db = skein_raft::open_database(db_path.as_deref())?;
-        let log = match &db_path {
-            Some(_) => LogStore::with_background_flush(db.clone())?,
-            None => LogStore::new(db.clone())?,
-        };
+        let log = LogStore::new(db.clone())?;
         let store: SharedStore = Arc::new(RwLock::new(Store::new()));
         let sm = StateMachine::new(store.clone(), db).map_err(|e| Error::Start(e.to_string()))?;
         let config = skein_raft::raft_config(
