@@ -18,6 +18,7 @@ fn main() {
         .method(method("write", "Write"))
         .method(method("read_index", "ReadIndex"))
         .method(method("session_renew", "SessionRenew"))
+        .method(method("sign_csr", "SignCsr"))
         .method(method("remove_peer", "RemovePeer"))
         .method(method("transfer_leader", "TransferLeader"))
         .method(method("elect_now", "ElectNow"))

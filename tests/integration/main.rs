@@ -10,6 +10,7 @@ mod cli;
 mod cli_streams;
 mod cluster;
 mod connect;
+mod connect_ca;
 mod dns;
 mod durability;
 mod events;

@@ -24,6 +24,7 @@ fn map_err(e: skein_server::Error) -> BackendError {
             leader: Some(leader),
         } => BackendError::NotLeader { leader },
         skein_server::Error::NotLeader { leader: None } => BackendError::NoLeader,
+        skein_server::Error::Invalid(m) => BackendError::Invalid(m),
         other => BackendError::Internal(other.to_string()),
     }
 }
@@ -87,6 +88,19 @@ impl Backend for ServerBackend {
 
     fn raft_term(&self) -> u64 {
         self.server.term()
+    }
+
+    fn ca_set_config(
+        &self,
+        provider: String,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'_, Result<bool, BackendError>> {
+        Box::pin(async move {
+            self.server
+                .ca_set_config(&provider, &config)
+                .await
+                .map_err(map_err)
+        })
     }
 
     fn raft_stats(&self) -> std::collections::BTreeMap<String, String> {

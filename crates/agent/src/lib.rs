@@ -13,6 +13,7 @@ mod backend;
 mod checks;
 mod cluster;
 mod error;
+mod leaf;
 mod local;
 mod local_agent;
 mod monitor;

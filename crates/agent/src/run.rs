@@ -294,6 +294,7 @@ fn server_options(
         trailing_logs: config.raft_trailing_logs,
         ready_timeout: Duration::from_secs(30),
         rpc_hold_timeout: config.rpc_hold_timeout,
+        datacenter: config.datacenter.clone(),
         connect_enabled: config.connect_enabled,
         ca_config: config.connect_ca_config.clone(),
     }
@@ -357,6 +358,10 @@ fn api_state(
         management_token: config.acl.tokens.initial_management.clone(),
     };
     ApiState {
+        leaves: Arc::new(crate::leaf::LeafCache::new(
+            server.clone(),
+            config.datacenter.clone(),
+        )),
         backend: Arc::new(backend),
         agent: Arc::new(info),
         config: Arc::new(api),

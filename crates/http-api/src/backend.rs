@@ -39,6 +39,9 @@ pub enum BackendError {
         /// Its RPC address.
         leader: String,
     },
+    /// The request was refused as invalid.
+    #[error("{0}")]
+    Invalid(String),
     /// Anything else (an RPC or Raft failure).
     #[error("{0}")]
     Internal(String),
@@ -72,9 +75,29 @@ pub trait Backend: Send + Sync + 'static {
     fn transfer_leader(&self, target: Option<u64>) -> BoxFuture<'_, Result<u64, BackendError>>;
     /// The current Raft term.
     fn raft_term(&self) -> u64;
+    /// Applies new Connect CA settings, rotating the root when the key
+    /// settings change; `false` if the CA changed meanwhile.
+    fn ca_set_config(
+        &self,
+        provider: String,
+        config: serde_json::Map<String, serde_json::Value>,
+    ) -> BoxFuture<'_, Result<bool, BackendError>>;
     /// Raft's progress (`state`, `term`, `last_log_index`, `applied_index`,
     /// `last_snapshot_index`, ...), for `/v1/agent/self`.
     fn raft_stats(&self) -> std::collections::BTreeMap<String, String>;
+}
+
+/// The Connect leaf certificates the agent issues to its services.
+pub trait LeafCerts: Send + Sync + 'static {
+    /// `service`'s current certificate and its index (Consul's `IssuedCert`
+    /// with the private key). With `min_index` > 0, waits up to `wait` for
+    /// one newer than that index.
+    fn leaf(
+        &self,
+        service: &str,
+        min_index: u64,
+        wait: Duration,
+    ) -> BoxFuture<'_, Result<(u64, serde_json::Value), LocalError>>;
 }
 
 /// Facts about this agent that the API reports.
@@ -164,6 +187,9 @@ pub enum LocalError {
     /// The request is acceptable but failed (500).
     #[error("{0}")]
     Failed(String),
+    /// Over a rate limit; try again later (429).
+    #[error("{}", wire::RATE_LIMITED)]
+    RateLimited,
 }
 
 /// The agent's own services and checks (`/v1/agent/...`), kept apart from

@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 413.
     #[error("{0}")]
     TooLarge(String),
+    /// 429.
+    #[error("{}", wire::RATE_LIMITED)]
+    TooManyRequests,
     /// 500.
     #[error("{0}")]
     Internal(String),
@@ -43,6 +46,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -66,7 +70,10 @@ impl IntoResponse for ApiError {
 
 impl From<BackendError> for ApiError {
     fn from(e: BackendError) -> Self {
-        Self::Internal(e.to_string())
+        match e {
+            BackendError::Invalid(m) => Self::BadRequest(m),
+            other => Self::Internal(other.to_string()),
+        }
     }
 }
 
@@ -82,6 +89,7 @@ impl From<LocalError> for ApiError {
             LocalError::NotFound(m) => Self::NotFound(m),
             LocalError::Invalid(m) => Self::BadRequest(m),
             LocalError::Failed(m) => Self::Internal(m),
+            LocalError::RateLimited => Self::TooManyRequests,
         }
     }
 }

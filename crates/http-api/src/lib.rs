@@ -24,7 +24,7 @@ mod v1;
 pub use auth::{Access, Authorizer, StaticAuthorizer};
 pub use backend::{
     AgentInfo, ApiConfig, Backend, BackendError, ClusterView, Consistency, KeyringAnswer,
-    KeyringRequest, LocalAgent, LocalError, MemberInfo, Peer, ReadMeta,
+    KeyringRequest, LeafCerts, LocalAgent, LocalError, MemberInfo, Peer, ReadMeta,
 };
 pub use error::ApiError;
 pub use events::{EventLog, UserEvent};

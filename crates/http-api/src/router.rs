@@ -14,7 +14,8 @@ use crate::v1::{
     operator, session, snapshot, status, txn,
 };
 use crate::{
-    AgentInfo, ApiConfig, Authorizer, Backend, ClusterView, EventLog, LocalAgent, LogFeed,
+    AgentInfo, ApiConfig, Authorizer, Backend, ClusterView, EventLog, LeafCerts, LocalAgent,
+    LogFeed,
 };
 
 /// Largest request body accepted at all (snapshot restores); endpoints
@@ -40,6 +41,8 @@ pub struct ApiState {
     pub logs: LogFeed,
     /// The gossip pool.
     pub cluster: Arc<dyn ClusterView>,
+    /// Connect leaf certificates of the agent's services.
+    pub leaves: Arc<dyn LeafCerts>,
 }
 
 /// The whole `/v1` API.

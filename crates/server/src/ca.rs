@@ -3,10 +3,13 @@
 //! (skein-ca) and proposes them. Check-and-set on "no CA" makes a second
 //! leader racing to do the same lose.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
-use skein_ca::{KeyConfig, KeyType, RootOptions};
+use skein_ca::{
+    Authority, CsrLimiter, CsrLimits, IssuedCert, KeyConfig, KeyType, Root, RootOptions, SecretPem,
+    SignRequest, TrustDomain,
+};
 use skein_raft::{Raft, SharedStore};
 use skein_state::{CaState, Command, Op};
 use tokio::task::JoinHandle;
@@ -118,6 +121,179 @@ pub(crate) async fn ensure(
     Ok(())
 }
 
+/// Signs leaf CSRs with the active root on the leader, within the CA's
+/// `CSRMaxPerSecond` / `CSRMaxConcurrent` limits.
+#[derive(Debug, Clone)]
+pub(crate) struct Signer {
+    limiter: CsrLimiter,
+}
+
+// === impl Signer ===
+
+impl Signer {
+    pub(crate) fn new() -> Self {
+        Self {
+            limiter: CsrLimiter::new(CsrLimits::default()),
+        }
+    }
+
+    /// Signs `csr_pem` for `datacenter`, or says why not.
+    pub(crate) async fn sign(
+        &self,
+        store: &SharedStore,
+        datacenter: &str,
+        csr_pem: &str,
+    ) -> Result<IssuedCert, SignError> {
+        let ca = store
+            .read()
+            .map_err(|_| SignError::Failed("state store poisoned".into()))?
+            .connect_ca()
+            .cloned()
+            .ok_or_else(|| SignError::Failed("CA has not finished initializing".into()))?;
+        self.limiter.set_limits(limits(&ca.config));
+        let permit = self
+            .limiter
+            .acquire(Instant::now())
+            .map_err(|_| SignError::RateLimited)?;
+        tokio::time::sleep(permit.wait()).await;
+        let authority = authority(&ca)?;
+        let serial = skein_ca::random_serial().map_err(|e| SignError::Failed(e.to_string()))?;
+        let mut request = SignRequest::new(csr_pem, datacenter, serial, SystemTime::now());
+        if let Some(ttl) = duration_setting(&ca.config, "LeafCertTTL") {
+            request.leaf_ttl = ttl;
+        }
+        let mut cert = authority
+            .sign_csr(&request)
+            .map_err(|e| SignError::Invalid(e.to_string()))?;
+        cert.create_index = ca.modify_index;
+        cert.modify_index = ca.modify_index;
+        drop(permit);
+        Ok(cert)
+    }
+}
+
+/// Why a CSR was not signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    /// Over the CA's CSR rate or concurrency limit.
+    #[error("{}", skein_types::wire::RATE_LIMITED)]
+    RateLimited,
+    /// The CSR is malformed or asks for an identity this CA does not issue.
+    #[error("{0}")]
+    Invalid(String),
+    /// The CA cannot sign now.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The signing authority of the active root.
+fn authority(ca: &CaState) -> Result<Authority, SignError> {
+    let failed = |e: &dyn std::fmt::Display| SignError::Failed(format!("CA: {e}"));
+    let root_json = ca.active_root().ok_or_else(|| failed(&"no active root"))?;
+    let root: Root = serde_json::from_value(root_json.clone()).map_err(|e| failed(&e))?;
+    let key = ca
+        .signing_keys
+        .get(&root.id)
+        .ok_or_else(|| failed(&"the active root has no signing key here"))?;
+    let td = TrustDomain::for_cluster(&ca.cluster_id).map_err(|e| failed(&e))?;
+    Authority::from_root(&td, &root, &SecretPem::new(key.clone())).map_err(|e| failed(&e))
+}
+
+/// The CSR limits in a CA configuration (Consul's defaults when unset).
+fn limits(config: &Value) -> CsrLimits {
+    let mut limits = CsrLimits::default();
+    if let Some(rate) = config.get("CSRMaxPerSecond").and_then(Value::as_f64) {
+        limits.max_per_second = rate;
+    }
+    if let Some(max) = config
+        .get("CSRMaxConcurrent")
+        .and_then(Value::as_u64)
+        .and_then(|m| u32::try_from(m).ok())
+    {
+        limits.max_concurrent = max;
+    }
+    limits
+}
+
+/// A Go duration setting (`"72h"`), if present and valid.
+fn duration_setting(config: &Value, key: &str) -> Option<Duration> {
+    let text = config.get(key)?.as_str()?;
+    skein_config::parse_go_duration(text).ok()
+}
+
+/// The CA after `PUT /v1/connect/ca/configuration`: `given` settings over
+/// the current ones. A change of key type or size rotates to a new root,
+/// cross-signed by the old one so that leaves of both verify meanwhile;
+/// roots rotated out more than twice the leaf TTL ago are pruned.
+pub(crate) fn reconfigure(
+    current: &CaState,
+    provider: &str,
+    given: &Map<String, Value>,
+    now: SystemTime,
+) -> Result<CaState, SignError> {
+    if provider != "consul" {
+        return Err(SignError::Invalid(format!(
+            "unknown CA provider {provider:?}"
+        )));
+    }
+    let old_config = current.config.as_object().cloned().unwrap_or_default();
+    let mut config = old_config.clone();
+    config.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut next = current.clone();
+    next.config = Value::Object(config.clone());
+    if key_config(&config) == key_config(&old_config) {
+        return Ok(next);
+    }
+    rotate_root(&mut next, &config, now)?;
+    Ok(next)
+}
+
+/// Replaces the active root with a new one made with `config`'s key.
+fn rotate_root(
+    ca: &mut CaState,
+    config: &Map<String, Value>,
+    now: SystemTime,
+) -> Result<(), SignError> {
+    let failed = |e: &dyn std::fmt::Display| SignError::Failed(format!("CA rotation: {e}"));
+    let invalid = |e: &dyn std::fmt::Display| SignError::Invalid(e.to_string());
+    let old = authority(ca)?;
+    let mut opts = RootOptions::new(
+        &ca.cluster_id,
+        skein_ca::random_serial().map_err(|e| failed(&e))?,
+    );
+    opts.key = key_config(config);
+    let generated = skein_ca::generate_root(&opts, now).map_err(|e| invalid(&e))?;
+    let roots: Vec<Root> = ca
+        .roots
+        .iter()
+        .map(|r| serde_json::from_value(r.clone()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| failed(&e))?;
+    let serial = skein_ca::random_serial().map_err(|e| failed(&e))?;
+    let new_id = generated.root.id.clone();
+    let rotated =
+        skein_ca::rotate(&roots, &old, generated.root, serial, now).map_err(|e| failed(&e))?;
+    let leaf_ttl = duration_setting(&Value::Object(config.clone()), "LeafCertTTL")
+        .unwrap_or(skein_ca::DEFAULT_LEAF_CERT_TTL);
+    let kept = skein_ca::prune(&rotated, leaf_ttl, now);
+    ca.signing_keys
+        .insert(new_id, generated.signing_key.expose().to_owned());
+    ca.signing_keys
+        .retain(|id, _| kept.iter().any(|r| &r.id == id));
+    ca.roots = kept
+        .iter()
+        .map(|r| serde_json::to_value(r).map_err(|e| failed(&e)))
+        .collect::<Result<_, _>>()?;
+    let new_root = ca
+        .active_root()
+        .and_then(|r| r.get("ID"))
+        .and_then(|id| id.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    info!(%new_root, "rotated the Connect CA root");
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +312,32 @@ mod tests {
         );
         assert_eq!(ca.config["LeafCertTTL"], "72h");
         assert!(ca.trust_domain().ends_with(".consul"));
+    }
+
+    #[test]
+    fn a_key_change_rotates_to_a_cross_signed_root_and_keeps_the_old_one() {
+        let now = SystemTime::now();
+        let ca = new_ca(&Map::new(), now).expect("ca");
+        let old_id = ca.active_root().expect("root")["ID"].clone();
+        let same = reconfigure(
+            &ca,
+            "consul",
+            &Map::from_iter([("LeafCertTTL".into(), json!("24h"))]),
+            now,
+        )
+        .expect("config change");
+        assert_eq!(same.roots, ca.roots, "no rotation without a key change");
+        let bits = Map::from_iter([("PrivateKeyBits".into(), json!(384))]);
+        let rotated = reconfigure(&ca, "consul", &bits, now).expect("rotation");
+        assert_eq!(rotated.roots.len(), 2);
+        let active = rotated.active_root().expect("active");
+        assert_ne!(active["ID"], old_id);
+        assert_eq!(
+            active["IntermediateCerts"].as_array().map(Vec::len),
+            Some(1)
+        );
+        assert_eq!(rotated.signing_keys.len(), 2);
+        assert!(reconfigure(&ca, "vault", &Map::new(), now).is_err());
     }
 
     #[test]

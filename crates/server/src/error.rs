@@ -32,6 +32,12 @@ pub enum Error {
     /// The server could not start.
     #[error("starting server: {0}")]
     Start(String),
+    /// Over the Connect CA's CSR limits.
+    #[error("{}", wire::RATE_LIMITED)]
+    RateLimited,
+    /// The request was refused as invalid (a CSR the CA will not sign).
+    #[error("{0}")]
+    Invalid(String),
     /// Raft storage or transport failed to open.
     #[error(transparent)]
     Raft(#[from] skein_raft::Error),
@@ -39,6 +45,16 @@ pub enum Error {
 
 /// Result with this crate's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::ca::SignError> for Error {
+    fn from(e: crate::ca::SignError) -> Self {
+        match e {
+            crate::ca::SignError::RateLimited => Self::RateLimited,
+            crate::ca::SignError::Invalid(m) => Self::Invalid(m),
+            crate::ca::SignError::Failed(m) => Self::Rpc(m),
+        }
+    }
+}
 
 // === impl Error ===
 

@@ -20,6 +20,7 @@ mod server;
 mod sessions;
 mod transfer;
 
+pub use ca::SignError;
 pub use error::{Error, Result};
 pub use options::{ServerOptions, raft_id_for};
 pub use server::{PeerInfo, Server};

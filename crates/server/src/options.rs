@@ -30,6 +30,8 @@ pub struct ServerOptions {
     /// How long a leader-bound call is retried while no leader is known
     /// (`performance.rpc_hold_timeout`).
     pub rpc_hold_timeout: Duration,
+    /// This server's datacenter (leaf certificates name it).
+    pub datacenter: String,
     /// `connect.enabled`: the leader creates the Connect CA.
     pub connect_enabled: bool,
     /// `connect.ca_config`: settings over the built-in CA's defaults.
@@ -53,6 +55,7 @@ impl ServerOptions {
             trailing_logs: 10_240,
             ready_timeout: Duration::from_secs(10),
             rpc_hold_timeout: Duration::from_secs(7),
+            datacenter: "dc1".to_owned(),
             connect_enabled: true,
             ca_config: serde_json::Map::new(),
         }

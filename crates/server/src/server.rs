@@ -13,6 +13,7 @@ use skein_types::read::{Consistency, ReadMeta};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
+use crate::ca::Signer;
 use crate::proposer::Proposer;
 use crate::rpc::{RpcClients, RpcService};
 use crate::sessions::SessionTimers;
@@ -39,6 +40,7 @@ pub struct Server {
     sessions: Arc<SessionTimers>,
     proposer: Proposer,
     rpc: Arc<RpcClients>,
+    signer: Signer,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -96,6 +98,7 @@ impl Server {
         let (proposer, task) = Proposer::spawn(raft.clone());
         tasks.push(task);
         let rpc = Arc::new(RpcClients::new(local));
+        let signer = Signer::new();
         if let Some(bind) = options.rpc_bind {
             let service = RpcService {
                 proposer: proposer.clone(),
@@ -103,6 +106,8 @@ impl Server {
                 sessions: sessions.clone(),
                 store: store.clone(),
                 clients: rpc.clone(),
+                signer: signer.clone(),
+                datacenter: options.datacenter.clone(),
             };
             tasks.push(spawn_rpc(bind, raft.clone(), service).await?);
         }
@@ -113,6 +118,7 @@ impl Server {
             sessions,
             proposer,
             rpc,
+            signer,
             tasks,
         };
         server.bootstrap().await?;
@@ -430,6 +436,41 @@ impl Server {
             Route::Remote(addr) => self.rpc.session_renew(&addr, id).await,
             Route::Unknown => Err(Error::NoLeader),
         }
+    }
+
+    /// Signs a Connect leaf CSR with the active root (on the leader).
+    pub async fn sign_csr(&self, csr_pem: &str) -> Result<skein_ca::IssuedCert> {
+        match self.leader_route() {
+            Route::Local => self
+                .signer
+                .sign(&self.store, &self.options.datacenter, csr_pem)
+                .await
+                .map_err(Error::from),
+            Route::Remote(addr) => self.rpc.sign_csr(&addr, csr_pem).await,
+            Route::Unknown => Err(Error::NoLeader),
+        }
+    }
+
+    /// Applies new Connect CA settings (`PUT /v1/connect/ca/configuration`),
+    /// rotating the root when the key settings change.
+    pub async fn ca_set_config(
+        &self,
+        provider: &str,
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<bool> {
+        let current = self
+            .store
+            .read()
+            .map_err(|_| Error::Rpc("state store poisoned".into()))?
+            .connect_ca()
+            .cloned()
+            .ok_or_else(|| Error::Rpc("CA has not finished initializing".into()))?;
+        let next = crate::ca::reconfigure(&current, provider, config, SystemTime::now())?;
+        let op = Op::ConnectCaSet {
+            ca: Box::new(next),
+            cas: Some(current.modify_index),
+        };
+        Ok(matches!(self.write(op).await?, Outcome::Bool(true)))
     }
 
     /// Forms a new Raft group of `servers` (raft id → RPC address), this

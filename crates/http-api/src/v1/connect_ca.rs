@@ -8,16 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-use skein_state::{CaState, Op, Outcome, Store, Topic};
+use skein_state::{CaState, Store, Topic};
 
 use super::authorize;
 use crate::blocking;
 use crate::query::Req;
 use crate::response::{answer, ok, read_headers};
 use crate::{Access, ApiError, ApiState};
-
-/// Settings whose change needs a new root (a rotation).
-const ROOT_SETTINGS: [&str; 2] = ["PrivateKeyType", "PrivateKeyBits"];
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -27,6 +24,28 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/v1/connect/ca/configuration",
             get(configuration).put(set_configuration),
         )
+        .route("/v1/agent/connect/ca/leaf/{service}", get(leaf))
+}
+
+/// `GET /v1/agent/connect/ca/leaf/:service` (blocking on the certificate's
+/// index): the agent's certificate for `service`, private key included.
+async fn leaf(
+    State(state): State<ApiState>,
+    axum::extract::Path(service): axum::extract::Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    authorize(&state, &req, Access::Write)?;
+    super::check_path_name(&service)?;
+    let (index, body) = state.leaves.leaf(&service, req.index, req.wait).await?;
+    let meta = skein_types::read::ReadMeta {
+        known_leader: state.backend.leader().is_some(),
+        last_contact_ms: 0,
+    };
+    Ok(crate::response::json(
+        StatusCode::OK,
+        read_headers(&state, index, meta, req.consistency),
+        &body,
+    ))
 }
 
 /// Consul's `IndexedCARoots`.
@@ -116,19 +135,8 @@ async fn configuration(State(state): State<ApiState>, req: Req) -> Result<Respon
     Ok(answer(&state, &a, req.consistency))
 }
 
-fn current_ca(state: &ApiState) -> Result<CaState, ApiError> {
-    let store = state.backend.store();
-    let guard = store
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-    guard
-        .connect_ca()
-        .cloned()
-        .ok_or_else(|| ApiError::Internal("CA has not finished initializing".into()))
-}
-
-/// `PUT /v1/connect/ca/configuration`: new settings for the built-in CA.
-/// Settings that need a new root are refused until rotation lands.
+/// `PUT /v1/connect/ca/configuration`: new settings for the built-in CA;
+/// a new key type or size rotates the root (cross-signed by the old one).
 async fn set_configuration(
     State(state): State<ApiState>,
     req: Req,
@@ -140,10 +148,8 @@ async fn set_configuration(
     let provider = v
         .get("Provider")
         .and_then(Value::as_str)
-        .unwrap_or("consul");
-    if provider != "consul" {
-        return Err(ApiError::bad(format!("unknown CA provider {provider:?}")));
-    }
+        .unwrap_or("consul")
+        .to_owned();
     let given = match v.get("Config") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -153,31 +159,11 @@ async fn set_configuration(
             ));
         }
     };
-    let mut ca = current_ca(&state)?;
-    let mut config = ca.config.as_object().cloned().unwrap_or_default();
-    for key in ROOT_SETTINGS {
-        if let Some(new) = given.get(key)
-            && config.get(key) != Some(new)
-        {
-            return Err(ApiError::bad(format!(
-                "changing {key} needs a root rotation, which this version does not perform"
-            )));
-        }
-    }
-    config.extend(given);
-    ca.config = Value::Object(config);
-    let cas = Some(ca.modify_index);
-    let outcome = state
-        .backend
-        .write(Op::ConnectCaSet {
-            ca: Box::new(ca),
-            cas,
-        })
-        .await?;
-    match outcome {
-        Outcome::Bool(true) => Ok(ok(&true)),
-        _ => Err(ApiError::Internal(
+    if state.backend.ca_set_config(provider, given).await? {
+        Ok(ok(&true))
+    } else {
+        Err(ApiError::Internal(
             "the CA configuration changed meanwhile; try again".into(),
-        )),
+        ))
     }
 }

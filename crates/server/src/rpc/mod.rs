@@ -29,6 +29,8 @@ use proto::rpc_server::{Rpc, RpcServer};
 enum WireError {
     NotLeader { leader: Option<String> },
     NoLeader,
+    RateLimited,
+    Invalid(String),
     Failed(String),
 }
 
@@ -37,6 +39,8 @@ impl From<Error> for WireError {
         match e {
             Error::NotLeader { leader } => Self::NotLeader { leader },
             Error::NoLeader => Self::NoLeader,
+            Error::RateLimited => Self::RateLimited,
+            Error::Invalid(m) => Self::Invalid(m),
             other => Self::Failed(other.to_string()),
         }
     }
@@ -47,6 +51,8 @@ impl From<WireError> for Error {
         match e {
             WireError::NotLeader { leader } => Error::NotLeader { leader },
             WireError::NoLeader => Error::NoLeader,
+            WireError::RateLimited => Error::RateLimited,
+            WireError::Invalid(m) => Error::Invalid(m),
             WireError::Failed(m) => Error::Rpc(m),
         }
     }
@@ -72,6 +78,8 @@ pub(crate) struct RpcService {
     pub(crate) sessions: Arc<SessionTimers>,
     pub(crate) store: SharedStore,
     pub(crate) clients: Arc<RpcClients>,
+    pub(crate) signer: crate::ca::Signer,
+    pub(crate) datacenter: String,
 }
 
 impl RpcService {
@@ -139,6 +147,23 @@ impl Rpc for RpcService {
         let result: WireResult<u64> = match self.raft.get_read_log_id().await {
             Ok((read, _applied)) => Ok(read.map_or(0, |l| l.index)),
             Err(_) => Err(WireError::NoLeader),
+        };
+        encode(&result)
+    }
+
+    async fn sign_csr(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let csr: String = decode(req)?;
+        let leader = self.raft.metrics().borrow().state == openraft::ServerState::Leader;
+        let result: WireResult<skein_ca::IssuedCert> = if leader {
+            self.signer
+                .sign(&self.store, &self.datacenter, &csr)
+                .await
+                .map_err(|e| WireError::from(Error::from(e)))
+        } else {
+            Err(WireError::NotLeader { leader: None })
         };
         encode(&result)
     }
@@ -211,6 +236,7 @@ impl RpcClients {
             Method::Write => client.write(request).await,
             Method::ReadIndex => client.read_index(request).await,
             Method::SessionRenew => client.session_renew(request).await,
+            Method::SignCsr => client.sign_csr(request).await,
             Method::RemovePeer => client.remove_peer(request).await,
             Method::TransferLeader => client.transfer_leader(request).await,
             Method::ElectNow => client.elect_now(request).await,
@@ -249,6 +275,11 @@ impl RpcClients {
         self.call(addr, Method::ElectNow, &()).await
     }
 
+    /// Has the leader at `addr` sign a Connect leaf CSR.
+    pub(crate) async fn sign_csr(&self, addr: &str, csr_pem: &str) -> Result<skein_ca::IssuedCert> {
+        self.call(addr, Method::SignCsr, &csr_pem).await
+    }
+
     /// Renews a session on the leader at `addr`.
     pub(crate) async fn session_renew(&self, addr: &str, id: &str) -> Result<bool> {
         self.call(addr, Method::SessionRenew, &id).await
@@ -260,6 +291,7 @@ enum Method {
     Write,
     ReadIndex,
     SessionRenew,
+    SignCsr,
     RemovePeer,
     TransferLeader,
     ElectNow,
