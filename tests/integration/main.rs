@@ -7,6 +7,7 @@ mod agent_checks;
 mod bad_requests;
 mod blocking;
 mod cli;
+mod cli_connect;
 mod cli_streams;
 mod cluster;
 mod connect;

@@ -260,7 +260,7 @@ fn parse_u64(s: &str) -> Option<u64> {
 }
 
 /// Quotes like Go's `%q` for the common printable case.
-fn go_quote(s: &str) -> String {
+pub(crate) fn go_quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| format!("\"{s}\""))
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Every subcommand except `agent` lands here. Commands are clients of the
 //! agent's HTTP API (`/v1/kv`, `/v1/catalog`, `/v1/agent`, `/v1/health`,
-//! `/v1/snapshot`, `/v1/operator/raft/...`) and print what Consul's `consul`
+//! `/v1/snapshot`, `/v1/operator/raft/...`, `/v1/config`, `/v1/connect/intentions`,
+//! `/v1/connect/ca/configuration`) and print what Consul's `consul`
 //! binary prints, with the same flags and exit codes. `watch` loops on
 //! blocking queries and may run a handler through `$SHELL -c` (default `/bin/sh`).
 //! `monitor` streams `/v1/agent/monitor` line by line until the agent ends it.

@@ -12,9 +12,12 @@ use crate::flags::{FlagError, FlagSet, Parsed};
 use crate::http::Client;
 
 pub(crate) mod catalog;
+pub(crate) mod config;
+pub(crate) mod connect;
 pub(crate) mod event;
 pub(crate) mod force_leave;
 pub(crate) mod info;
+pub(crate) mod intention;
 pub(crate) mod join;
 pub(crate) mod keygen;
 pub(crate) mod keyring;
@@ -61,7 +64,19 @@ const COMMANDS: &[&Command] = &[
     &catalog::datacenters::COMMAND,
     &catalog::nodes::COMMAND,
     &catalog::services::COMMAND,
+    &config::write::COMMAND,
+    &config::read::COMMAND,
+    &config::list::COMMAND,
+    &config::delete::COMMAND,
+    &connect::ca::get_config::COMMAND,
+    &connect::ca::set_config::COMMAND,
     &info::COMMAND,
+    &intention::create::COMMAND,
+    &intention::delete::COMMAND,
+    &intention::get::COMMAND,
+    &intention::list::COMMAND,
+    &intention::r#match::COMMAND,
+    &intention::check::COMMAND,
     &kv::get::COMMAND,
     &kv::put::COMMAND,
     &kv::delete::COMMAND,
@@ -97,6 +112,30 @@ const NOUNS: &[(&[&str], &str, &str)] = &[
         "This command has subcommands for interacting with skein's catalog. The \
          catalog should not be confused with the agent, although the APIs and \
          responses may be similar.",
+    ),
+    (
+        &["config"],
+        "Interact with skein's Centralized Configurations",
+        "This command has subcommands for interacting with skein's Centralized \
+         Configuration system. Here are some simple examples, and more detailed examples \
+         are available in the subcommands or the documentation.",
+    ),
+    (
+        &["connect"],
+        "Interact with skein Connect",
+        "This command has subcommands for interacting with skein Connect.",
+    ),
+    (
+        &["connect", "ca"],
+        "Interact with the skein Connect Certificate Authority (CA)",
+        "This command has subcommands for interacting with skein Connect's Certificate \
+         Authority (CA).",
+    ),
+    (
+        &["intention"],
+        "Interact with Connect service intentions",
+        "This command has subcommands for interacting with intentions. Intentions are \
+         permissions describing which services are allowed to communicate via Connect.",
     ),
     (
         &["kv"],
@@ -203,13 +242,20 @@ pub(crate) fn run_command(cmd: &Command, args: &[String], ctx: &mut Ctx<'_>) -> 
         }
         Err(Error::Flag(msg)) => {
             let _ = write!(ctx.err, "{msg}\n\n{}", usage());
-            1
+            flag_error_code(cmd)
         }
         Err(e) => {
             let _ = writeln!(ctx.err, "{e}");
             1
         }
     }
+}
+
+/// The exit code of a flag error: 2 for the commands whose Consul
+/// counterparts reserve 1 for an answer (`intention check` prints `Denied`).
+fn flag_error_code(cmd: &Command) -> u8 {
+    const EXIT_2: &[&[&str]] = &[&["intention", "check"], &["intention", "match"]];
+    if EXIT_2.contains(&cmd.path) { 2 } else { 1 }
 }
 
 /// Prints the help of the noun `path` (top level if empty). Help that was asked

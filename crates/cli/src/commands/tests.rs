@@ -12,9 +12,12 @@ fn no_arguments_lists_commands_on_stderr() {
          Available commands are:\n\
          \x20   agent          Runs a skein agent\n\
          \x20   catalog        Interact with the catalog\n\
+         \x20   config         Interact with skein's Centralized Configurations\n\
+         \x20   connect        Interact with skein Connect\n\
          \x20   event          Fire a new event\n\
          \x20   force-leave    Forces a member of the cluster to enter the \"left\" state\n\
          \x20   info           Provides debugging information for operators.\n\
+         \x20   intention      Interact with Connect service intentions\n\
          \x20   join           Tell skein agent to join cluster\n\
          \x20   keygen         Generates a new encryption key\n\
          \x20   keyring        Manages gossip layer encryption keys\n\
@@ -125,4 +128,36 @@ fn connection_failures_name_the_request() {
     assert_eq!(out.code, 1);
     let prefix = format!("Error querying Consul agent: Get \"http://{addr}/v1/kv/k\": ");
     assert!(out.stderr.starts_with(&prefix), "{}", out.stderr);
+}
+
+#[test]
+fn connect_config_and_intention_nouns_list_their_verbs() {
+    let out = run_cli(&["connect", "ca"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.ends_with(
+        "Subcommands:\n    get-config    Display the current Connect Certificate Authority (CA) \
+         configuration\n\
+         \x20   set-config    Modify the current Connect CA configuration\n"
+    ));
+    let out = run_cli(&["connect", "-h"], "127.0.0.1:1", b"");
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.ends_with(
+        "Subcommands:\n    ca    Interact with the skein Connect Certificate Authority (CA)\n"
+    ));
+    let out = run_cli(&["config"], "127.0.0.1:1", b"");
+    assert!(out.stderr.ends_with(
+        "Subcommands:\n    delete    Delete a centralized config entry\n\
+         \x20   list      List centralized config entries of a given kind\n\
+         \x20   read      Read a centralized config entry\n\
+         \x20   write     Create or update a centralized config entry\n"
+    ));
+    let out = run_cli(&["intention", "--help"], "127.0.0.1:1", b"");
+    assert!(out.stdout.ends_with(
+        "Subcommands:\n    check     Check whether a connection between two services is allowed.\n\
+         \x20   create    Create intentions for service connections.\n\
+         \x20   delete    Delete an intention.\n\
+         \x20   get       Show information about an intention.\n\
+         \x20   list      List intentions.\n\
+         \x20   match     Show intentions that match a source or destination.\n"
+    ));
 }

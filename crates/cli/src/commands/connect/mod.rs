@@ -1,0 +1,3 @@
+//! `connect` commands: today only the Connect CA's configuration.
+
+pub(crate) mod ca;
