@@ -290,12 +290,7 @@ impl Server {
         match consistency {
             Consistency::Stale => {}
             Consistency::Default if is_leader => {}
-            Consistency::Consistent if is_leader => {
-                self.raft.ensure_linearizable().await.map_err(|e| match e {
-                    RaftError::APIError(_) => self.not_leader(leader),
-                    RaftError::Fatal(f) => Error::Fatal(f.to_string()),
-                })?;
-            }
+            Consistency::Consistent if is_leader => self.leader_read_barrier().await?,
             Consistency::Default | Consistency::Consistent => self.follower_read_index().await?,
         }
         let last_contact_ms = if is_leader {
@@ -309,13 +304,29 @@ impl Server {
         })
     }
 
+    /// Confirms leadership with a heartbeat round, then waits until this
+    /// leader has applied everything committed before the read.
+    async fn leader_read_barrier(&self) -> Result<()> {
+        self.raft.ensure_linearizable().await.map_err(|e| match e {
+            RaftError::APIError(_) => {
+                let leader = self.raft.metrics().borrow().current_leader;
+                self.not_leader(leader)
+            }
+            RaftError::Fatal(f) => Error::Fatal(f.to_string()),
+        })?;
+        Ok(())
+    }
+
     /// Waits until this follower has applied the leader's read index.
     async fn follower_read_index(&self) -> Result<()> {
         let deadline = Instant::now() + self.options.rpc_hold_timeout;
         let index = loop {
             let attempt = match self.leader_route() {
                 Route::Remote(addr) => self.rpc.read_index(&addr).await,
-                Route::Local => return Ok(()),
+                // Elected since the read began: a new leader may not have
+                // applied what its predecessor committed yet, so it
+                // confirms and catches up like any leader read.
+                Route::Local => return self.leader_read_barrier().await,
                 Route::Unknown => Err(Error::NoLeader),
             };
             match attempt {
