@@ -76,6 +76,9 @@ fn config_entries_crud_cas_and_blocking_reads() {
     );
     assert_eq!(woken.json()[0]["Protocol"], "grpc");
 
+    let filtered =
+        get(&agent.url("/v1/config/service-defaults?filter=Protocol%20%3D%3D%20%22http%22"));
+    assert_eq!(filtered.json(), json!([]), "the grpc entry is filtered out");
     let del = delete(&agent.url("/v1/config/service-defaults/web?cas=1"));
     assert_eq!(del.body.trim(), "false");
     assert_eq!(

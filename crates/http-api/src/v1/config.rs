@@ -73,12 +73,14 @@ async fn list(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let kind = kind_of(&kind)?.to_string();
+    let filter = super::filter_of(&req)?;
     let a = blocking::query(&state, &req, |s| {
-        let rows: Vec<Value> = s
+        let mut rows: Vec<Value> = s
             .config_entries(Some(&kind))
             .into_iter()
             .map(|e| e.to_json())
             .collect();
+        super::keep(filter.as_ref(), &mut rows);
         (s.config_entries_index(), rows, vec![Topic::ConfigEntries])
     })
     .await?;
