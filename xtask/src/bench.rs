@@ -3,6 +3,7 @@
 //! The load generator must not be the bottleneck, so a debug xtask (what the `cargo xtask`
 //! alias builds) re-runs itself as a release build first.
 
+mod ca;
 mod catalog;
 mod dns;
 mod kv;
@@ -37,6 +38,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some((name, rest)) if name == "kv" => kv::run(&kv::Options::parse(rest)?),
         Some((name, rest)) if name == "catalog" => catalog::run(&catalog::Options::parse(rest)?),
         Some((name, rest)) if name == "dns" => dns::run(&dns::Options::parse(rest)?),
+        Some((name, rest)) if name == "ca" => ca::run(&ca::Options::parse(rest)?),
         Some((name, _)) => bail!("unknown benchmark {name:?} (available: {AVAILABLE})"),
         None => bail!("which benchmark? (available: {AVAILABLE})"),
     }

@@ -7,6 +7,7 @@
 //! - `bench kv`: skein vs etcd KV throughput and latency (by hand, never in CI).
 //! - `bench catalog`: registrations, memory and health reads at scale.
 //! - `bench dns`: skein's DNS interface vs dnsmasq under dnsperf.
+//! - `bench ca`: Connect CA leaf signing and root rotation on one agent.
 //! - `fuzz dns`: the DNS fuzz target with many cases (by hand, never in CI).
 //! - `jepsen`: the fault-injection linearizability test with a long load phase.
 #![allow(clippy::print_stdout)]
@@ -44,6 +45,9 @@ usage: cargo xtask <verb> [options]
   bench dns [--seconds 10] [--clients 4] [--threads 1] [--log-level L] [--skein-bin PATH]
         dnsperf against skein's DNS interface (`agent -dev`, -log-level=L if given)
         and dnsmasq, same three A records (installs dnsperf and dnsmasq-base if missing)
+  bench ca [--leaves 1000] [--skein-bin PATH]
+        leaf signings per second (in process and through a dev agent) and the time a
+        root rotation takes to reach every leaf the agent cached
   fuzz dns [--cases 100000]
         the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release
   jepsen [--seconds 300]

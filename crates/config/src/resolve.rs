@@ -95,7 +95,8 @@ impl RuntimeConfig {
             encrypt_verify_outgoing: d::ENCRYPT_VERIFY,
             services: Vec::new(),
             checks: Vec::new(),
-            connect_enabled: false,
+            // Consul enables the service mesh on servers by default.
+            connect_enabled: true,
             connect_ca_provider: None,
             connect_ca_config: Map::new(),
             peering_enabled: d::PEERING_ENABLED,

@@ -50,14 +50,37 @@ fn key_config(config: &Map<String, Value>) -> KeyConfig {
     KeyConfig { key_type, bits }
 }
 
+/// `connect.ca_config` keys as config files write them, and the names the
+/// CA configuration API uses.
+const CA_CONFIG_KEYS: [(&str, &str); 10] = [
+    ("leaf_cert_ttl", "LeafCertTTL"),
+    ("intermediate_cert_ttl", "IntermediateCertTTL"),
+    ("root_cert_ttl", "RootCertTTL"),
+    ("rotation_period", "RotationPeriod"),
+    ("private_key_type", "PrivateKeyType"),
+    ("private_key_bits", "PrivateKeyBits"),
+    ("csr_max_per_second", "CSRMaxPerSecond"),
+    ("csr_max_concurrent", "CSRMaxConcurrent"),
+    ("private_key", "PrivateKey"),
+    ("root_cert", "RootCert"),
+];
+
+/// The API's name for a `connect.ca_config` key (unknown keys unchanged).
+fn api_key(key: &str) -> String {
+    CA_CONFIG_KEYS
+        .iter()
+        .find(|(file, _)| *file == key)
+        .map_or_else(|| key.to_owned(), |(_, api)| (*api).to_owned())
+}
+
 /// A new CA: a fresh cluster id and one active root made with `overrides`
-/// over the defaults.
+/// (config-file or API key names) over the defaults.
 pub(crate) fn new_ca(
     overrides: &Map<String, Value>,
     now: SystemTime,
 ) -> Result<CaState, skein_ca::Error> {
     let mut config = default_ca_config();
-    config.extend(overrides.iter().map(|(k, v)| (k.clone(), v.clone())));
+    config.extend(overrides.iter().map(|(k, v)| (api_key(k), v.clone())));
     let cluster_id = uuid::Uuid::new_v4().to_string();
     let mut opts = RootOptions::new(&cluster_id, skein_ca::random_serial()?);
     opts.key = key_config(&config);
@@ -344,8 +367,13 @@ mod tests {
     fn operator_settings_override_the_defaults() {
         let mut overrides = Map::new();
         overrides.insert("LeafCertTTL".into(), json!("24h"));
+        overrides.insert("csr_max_per_second".into(), json!(10));
         let ca = new_ca(&overrides, SystemTime::now()).expect("ca");
         assert_eq!(ca.config["LeafCertTTL"], "24h");
+        assert_eq!(
+            ca.config["CSRMaxPerSecond"], 10,
+            "config-file keys become API keys"
+        );
         assert_eq!(ca.config["RotationPeriod"], "2160h");
     }
 }
