@@ -46,7 +46,11 @@ fn start(index: usize, base: u8, dir: &Path) -> Agent {
         "-serf-lan-port=8301".to_owned(),
         "-http-port=8500".to_owned(),
         format!("-retry-join=127.0.0.{base}:8301"),
-        "-hcl=performance { raft_multiplier = 1 }".to_owned(),
+        // Election timeout 300-600 ms: still well under the 2.5 s pause and
+        // most partitions, but heartbeats (100 ms) survive the scheduling
+        // delays of a loaded 2-core machine, where 50 ms ones kept the
+        // group electing after the heal.
+        "-hcl=performance { raft_multiplier = 2 }".to_owned(),
     ];
     Agent::cluster_server(
         &format!("j{index}"),
@@ -81,7 +85,7 @@ fn leader_of(nodes: &[Node]) -> Option<usize> {
 }
 
 fn wait_for_leader(nodes: &[Node]) {
-    wait_until(Duration::from_secs(30), "a leader", || {
+    wait_until(Duration::from_secs(60), "a leader", || {
         leader_of(nodes).is_some()
             && nodes
                 .iter()
