@@ -159,9 +159,21 @@ fn check(agent: &Agent, src: &str, dst: &str) -> bool {
     r.json()["Allowed"].as_bool().expect("Allowed")
 }
 
+fn trust_domain(agent: &Agent) -> String {
+    let roots = get(&agent.url("/v1/connect/ca/roots")).json();
+    roots["TrustDomain"]
+        .as_str()
+        .expect("trust domain")
+        .to_owned()
+}
+
 fn authorize(agent: &Agent, src: &str, dst: &str) -> (bool, String) {
-    let uri =
-        format!("spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc1/svc/{src}");
+    let td = trust_domain(agent);
+    authorize_as(agent, &td, src, dst)
+}
+
+fn authorize_as(agent: &Agent, td: &str, src: &str, dst: &str) -> (bool, String) {
+    let uri = format!("spiffe://{td}/ns/default/dc/dc1/svc/{src}");
     let r = post(
         &agent.url("/v1/agent/connect/authorize"),
         json!({"Target": dst, "ClientCertURI": uri}).to_string(),
@@ -226,6 +238,14 @@ fn intentions_follow_precedence_and_authorize_agrees() {
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
         .collect();
     assert_eq!(order, want);
+
+    // An identity from another trust domain is refused before intentions.
+    let foreign = "11111111-2222-3333-4444-555555555555.consul";
+    let (authorized, reason) = authorize_as(&agent, foreign, "web", "db");
+    assert!(
+        !authorized && reason.contains("external trust domain"),
+        "{reason}"
+    );
 
     let exact = get(&agent.url("/v1/connect/intentions/exact?source=web&destination=db"));
     assert_eq!(exact.json()["Action"], "allow");

@@ -349,6 +349,25 @@ async fn authorize_conn(
     }
     let client = SpiffeService::parse(uri)
         .ok_or_else(|| ApiError::bad("ClientCertURI not a valid Connect identifier"))?;
+    // The trust domain first, so intentions are not revealed to a foreign
+    // identity.
+    let trust_domain = state
+        .backend
+        .store()
+        .read()
+        .map_err(|_| ApiError::Internal("state store poisoned".into()))?
+        .connect_trust_domain();
+    let refused = |reason: String| ok(&json!({ "Authorized": false, "Reason": reason }));
+    match trust_domain {
+        None => return Ok(refused("Connect CA not bootstrapped yet".into())),
+        Some(td) if !client.trust_domain.eq_ignore_ascii_case(&td) => {
+            return Ok(refused(format!(
+                "Identity from an external trust domain: {}",
+                client.trust_domain
+            )));
+        }
+        Some(_) => {}
+    }
     let target = ServiceName::local(target);
     let policy = default_policy(&state);
     let (list, _) = snapshot(&state)?;
