@@ -38,6 +38,9 @@ pub(crate) struct Agent {
     pub(crate) state: Arc<LocalState>,
     pub(crate) enable_script_checks: bool,
     pub(crate) enable_local_script_checks: bool,
+    /// Ports handed to sidecars registered without one
+    /// (`ports.sidecar_min_port`..=`ports.sidecar_max_port`).
+    pub(crate) sidecar_ports: std::ops::RangeInclusive<u16>,
     /// Ids of the services that came from config files.
     pub(crate) config_services: Arc<std::sync::Mutex<Vec<String>>>,
     /// Rebuilds the configuration from its sources (`/v1/agent/reload`).
@@ -80,7 +83,8 @@ impl Agent {
             .filter(|s| s.id != sidecar_id)
             .map(|s| s.port)
             .collect();
-        let sidecar = sidecar::split(&mut def, &used).map_err(LocalError::Invalid)?;
+        let sidecar =
+            sidecar::split(&mut def, &used, &self.sidecar_ports).map_err(LocalError::Invalid)?;
         def.checks
             .iter()
             .chain(sidecar.iter().flat_map(|s| &s.checks))

@@ -128,6 +128,7 @@ impl Agent {
             ),
             enable_script_checks: config.enable_script_checks,
             enable_local_script_checks: config.enable_local_script_checks,
+            sidecar_ports: sidecar_ports(&config),
             tokens: Arc::default(),
             persist: data_dir.as_deref().map(persist::Store::new),
             saved: Arc::default(),
@@ -298,6 +299,14 @@ fn server_options(
         connect_enabled: config.connect_enabled,
         ca_config: config.connect_ca_config.clone(),
     }
+}
+
+/// The ports sidecars get when registered without one (Consul's
+/// `ports.sidecar_min_port` and `sidecar_max_port`, 21000-21255).
+fn sidecar_ports(config: &RuntimeConfig) -> std::ops::RangeInclusive<u16> {
+    let min = config.ports.sidecar_min_port.unwrap_or(21_000);
+    let max = config.ports.sidecar_max_port.unwrap_or(21_255);
+    min..=max
 }
 
 fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentInfo {

@@ -10,8 +10,6 @@ use skein_config::{
     CheckDefinition, CheckKind, DEFAULT_OUTPUT_MAX_SIZE, ServiceDefinition, json_field as get,
 };
 
-/// Ports handed to sidecars without one (Consul's `sidecar_min_port`..`max`).
-const SIDECAR_PORTS: std::ops::RangeInclusive<u16> = 21000..=21255;
 const SIDECAR_SUFFIX: &str = "-sidecar-proxy";
 
 /// Takes the sidecar block out of `parent` and returns the sidecar's
@@ -19,6 +17,7 @@ const SIDECAR_SUFFIX: &str = "-sidecar-proxy";
 pub(crate) fn split(
     parent: &mut ServiceDefinition,
     used_ports: &BTreeSet<u16>,
+    ports: &std::ops::RangeInclusive<u16>,
 ) -> Result<Option<ServiceDefinition>, String> {
     let Some(Value::Object(connect)) = parent.extra.get_mut("Connect") else {
         return Ok(None);
@@ -41,7 +40,7 @@ pub(crate) fn split(
     }
     sidecar.kind = "connect-proxy".into();
     if sidecar.port == 0 {
-        sidecar.port = SIDECAR_PORTS
+        sidecar.port = ports
             .clone()
             .find(|p| !used_ports.contains(p))
             .ok_or("no free sidecar port")?;
@@ -125,7 +124,9 @@ mod tests {
         }))
         .unwrap();
         let used = BTreeSet::from([21000]);
-        let sidecar = split(&mut parent, &used).unwrap().unwrap();
+        let sidecar = split(&mut parent, &used, &(21000..=21255))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (sidecar.id.as_str(), sidecar.name.as_str()),
             ("web-sidecar-proxy", "web-sidecar-proxy")
@@ -146,5 +147,22 @@ mod tests {
             json!({}),
             "the block is taken out of the parent"
         );
+    }
+
+    #[test]
+    fn sidecar_ports_come_from_the_configured_range_and_run_out() {
+        let parent = || {
+            ServiceDefinition::from_json(&json!({
+                "Name": "api", "Port": 9090, "Connect": {"sidecar_service": {}}
+            }))
+            .unwrap()
+        };
+        let sidecar = split(&mut parent(), &BTreeSet::new(), &(22000..=22001))
+            .unwrap()
+            .unwrap();
+        assert_eq!(sidecar.port, 22000);
+        let full = BTreeSet::from([22000, 22001]);
+        let err = split(&mut parent(), &full, &(22000..=22001)).unwrap_err();
+        assert!(err.contains("no free sidecar port"), "{err}");
     }
 }

@@ -97,8 +97,73 @@ pub(crate) fn decode_kind(kind: Kind, fields: Value) -> Result<ConfigEntry> {
     })
 }
 
-fn typed<T: DeserializeOwned>(fields: Value) -> Result<T> {
+/// How many single blocks one decode may turn into lists (see [`typed`]).
+const MAX_SHAPE_FIXES: usize = 64;
+
+/// Decodes `fields` as `T`, accepting what Consul's weakly typed decoder
+/// accepts and HCL files produce: a single object where a list is expected
+/// (one `Sources { ... }` block) is read as a list of that one object.
+fn typed<T: DeserializeOwned>(mut fields: Value) -> Result<T> {
+    for _ in 0..MAX_SHAPE_FIXES {
+        let err = match serde_path_to_error::deserialize(fields.clone()) {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let fixed = object_for_list(&err)
+            .and_then(|path| at_path(&mut fields, &path))
+            .is_some_and(wrap_in_list);
+        if !fixed {
+            return Err(serde_error(err));
+        }
+    }
     serde_path_to_error::deserialize(fields).map_err(serde_error)
+}
+
+/// A step into a JSON value.
+enum Step {
+    Index(usize),
+    Key(String),
+}
+
+/// The path of an object found where a list was expected, if that is what
+/// `err` reports.
+fn object_for_list(err: &serde_path_to_error::Error<serde_json::Error>) -> Option<Vec<Step>> {
+    use serde_path_to_error::Segment;
+    if !err
+        .inner()
+        .to_string()
+        .starts_with("invalid type: map, expected a sequence")
+    {
+        return None;
+    }
+    err.path()
+        .iter()
+        .map(|segment| match segment {
+            Segment::Seq { index } => Some(Step::Index(*index)),
+            Segment::Map { key } => Some(Step::Key(key.clone())),
+            Segment::Enum { .. } | Segment::Unknown => None,
+        })
+        .collect()
+}
+
+fn at_path<'a>(root: &'a mut Value, path: &[Step]) -> Option<&'a mut Value> {
+    let mut v = root;
+    for step in path {
+        v = match step {
+            Step::Index(i) => v.get_mut(*i)?,
+            Step::Key(k) => v.get_mut(k.as_str())?,
+        };
+    }
+    Some(v)
+}
+
+/// `{...}` becomes `[{...}]`; anything else is left alone.
+fn wrap_in_list(v: &mut Value) -> bool {
+    if !v.is_object() {
+        return false;
+    }
+    *v = Value::Array(vec![v.take()]);
+    true
 }
 
 /// Maps a serde error to [`Error::UnknownKey`] or [`Error::Decode`] with the

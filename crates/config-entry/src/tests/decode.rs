@@ -302,3 +302,15 @@ fn snake_case_intentions_with_permissions() {
     assert!(http.header[0].ignore_case);
     assert_eq!(ixn.sources[0].description, "reads only");
 }
+
+#[test]
+fn a_single_block_where_a_list_is_expected_decodes_as_a_list() {
+    let one = json!({"Kind": "service-intentions", "Name": "db",
+        "Sources": {"Name": "web", "Action": "allow"}});
+    let many = json!({"Kind": "service-intentions", "Name": "db",
+        "Sources": [{"Name": "web", "Action": "allow"}]});
+    assert_eq!(
+        decode_request(&one).expect("single block"),
+        decode_request(&many).expect("list")
+    );
+}
