@@ -337,3 +337,17 @@ fn gateway_services_come_from_gateway_config_entries() {
     assert_eq!(rows[0]["GatewayKind"], "terminating-gateway");
     assert_eq!(rows[0]["SNI"], "billing.example");
 }
+
+#[test]
+fn default_intention_policy_decides_when_no_intention_matches() {
+    let agent = Agent::dev(&["-hcl=default_intention_policy = \"deny\""]);
+    assert!(
+        !check(&agent, "web", "db"),
+        "no intention: the configured deny"
+    );
+    let (authorized, reason) = authorize(&agent, "web", "db");
+    assert!(!authorized);
+    assert_eq!(reason, "Default intention policy");
+    upsert(&agent, "web", "db", "allow");
+    assert!(check(&agent, "web", "db"));
+}

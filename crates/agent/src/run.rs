@@ -359,6 +359,7 @@ fn api_state(
         session_ttl_min: config.session_ttl_min,
         acl_enabled: config.acl.enabled,
         acl_default_policy: config.acl.default_policy.clone(),
+        default_intention_policy: config.default_intention_policy.clone(),
         autopilot_defaults: autopilot_defaults(&config.autopilot),
     };
     let auth = StaticAuthorizer {

@@ -88,6 +88,7 @@ impl RuntimeConfig {
             disable_update_check: false,
             disable_anonymous_signature: false,
             disable_remote_exec: true,
+            default_intention_policy: None,
             disable_keyring_file: false,
             recursors: Vec::new(),
             encrypt: None,
@@ -254,6 +255,17 @@ fn apply_agent(c: &mut RuntimeConfig, u: &UserConfig) -> Result<(), FieldError> 
     );
     set(&mut c.disable_remote_exec, u.disable_remote_exec);
     set(&mut c.disable_keyring_file, u.disable_keyring_file);
+    c.default_intention_policy = match u.default_intention_policy.as_deref() {
+        None | Some("") => None,
+        Some(p @ ("allow" | "deny")) => Some(p.to_owned()),
+        Some(other) => {
+            return Err(FieldError::new(
+                "default_intention_policy",
+                other,
+                "expected allow or deny",
+            ));
+        }
+    };
     Ok(())
 }
 

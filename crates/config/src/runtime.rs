@@ -113,6 +113,9 @@ pub struct RuntimeConfig {
     pub disable_anonymous_signature: bool,
     /// Disable remote exec.
     pub disable_remote_exec: bool,
+    /// `default_intention_policy`: `allow` or `deny` for connections no
+    /// intention matches; `None` falls back to the ACL default policy.
+    pub default_intention_policy: Option<String>,
     /// Do not persist gossip keys.
     pub disable_keyring_file: bool,
     /// Upstream DNS servers.

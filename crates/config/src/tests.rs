@@ -567,3 +567,26 @@ fn sanitized_hides_secrets() {
     let text = s.to_string();
     assert!(!text.contains("mgmt-token") && !text.contains("svc-token"));
 }
+
+#[test]
+fn default_intention_policy_is_allow_deny_or_unset() {
+    let c = from_file(
+        "a.json",
+        r#"{"default_intention_policy": "deny"}"#,
+        &["-dev"],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.default_intention_policy.as_deref(), Some("deny"));
+    let c = from_file("a.json", "{}", &["-dev"]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.default_intention_policy, None);
+    let err = from_file(
+        "a.json",
+        r#"{"default_intention_policy": "maybe"}"#,
+        &["-dev"],
+    )
+    .expect_err("an unknown policy is refused");
+    assert!(
+        err.to_string().contains("default_intention_policy"),
+        "{err}"
+    );
+}

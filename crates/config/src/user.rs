@@ -82,6 +82,7 @@ pub struct UserConfig {
     pub disable_anonymous_signature: Option<bool>,
     pub disable_host_node_id: Option<bool>,
     pub disable_remote_exec: Option<bool>,
+    pub default_intention_policy: Option<String>,
     pub disable_keyring_file: Option<bool>,
     pub encrypt: Option<String>,
     pub encrypt_verify_incoming: Option<bool>,

@@ -144,6 +144,8 @@ pub struct ApiConfig {
     pub acl_enabled: bool,
     /// ACL default policy (`allow` / `deny`).
     pub acl_default_policy: String,
+    /// `default_intention_policy` (`allow`/`deny`), when set.
+    pub default_intention_policy: Option<String>,
     /// The autopilot configuration from the agent's config, in Consul's
     /// JSON shape, until an operator sets one.
     pub autopilot_defaults: serde_json::Value,
@@ -160,6 +162,7 @@ impl Default for ApiConfig {
             session_ttl_min: Duration::from_secs(10),
             acl_enabled: false,
             acl_default_policy: "allow".into(),
+            default_intention_policy: None,
             autopilot_defaults: serde_json::json!({
                 "CleanupDeadServers": true,
                 "LastContactThreshold": "200ms",

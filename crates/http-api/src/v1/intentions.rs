@@ -140,8 +140,14 @@ fn name_param(req: &Req, key: &str) -> Result<ServiceName, ApiError> {
     ))
 }
 
-/// Where the default verdict comes from: the ACL default policy.
+/// Where the default verdict comes from: `default_intention_policy` when
+/// set, else the ACL default policy (allow when ACLs are off).
 fn default_policy(state: &ApiState) -> DefaultPolicy {
+    if let Some(policy) = &state.config.default_intention_policy {
+        return DefaultPolicy::Intention {
+            allow: policy == "allow",
+        };
+    }
     let allow = !state.config.acl_enabled || state.config.acl_default_policy != "deny";
     DefaultPolicy::Acl { allow }
 }
