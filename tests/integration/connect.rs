@@ -351,3 +351,36 @@ fn default_intention_policy_decides_when_no_intention_matches() {
     upsert(&agent, "web", "db", "allow");
     assert!(check(&agent, "web", "db"));
 }
+
+#[test]
+fn health_ingress_lists_the_gateways_that_route_to_a_service() {
+    let agent = Agent::dev(&[]);
+    assert_eq!(get(&agent.url("/v1/health/ingress/web")).json(), json!([]));
+    let reg = put(
+        &agent.url("/v1/catalog/register"),
+        json!({"Node": "edge", "Address": "10.0.0.9",
+               "Service": {"ID": "ig", "Service": "ig", "Kind": "ingress-gateway", "Port": 8443}})
+        .to_string(),
+    );
+    assert_eq!(reg.status, 200, "{}", reg.body);
+    let index = get(&agent.url("/v1/health/ingress/web"))
+        .index
+        .expect("index");
+    let url = agent.url(&format!("/v1/health/ingress/web?index={index}&wait=20s"));
+    let waiter = std::thread::spawn(move || get(&url));
+    let r = put_entry(
+        &agent,
+        &json!({"Kind": "ingress-gateway", "Name": "ig",
+                "Listeners": [{"Port": 8080, "Protocol": "tcp", "Services": [{"Name": "web"}]}]}),
+    );
+    assert_eq!(r.body.trim(), "true", "{}", r.body);
+    let rows = waiter.join().expect("waiter").json();
+    assert_eq!(rows[0]["Service"]["Service"], "ig", "{rows}");
+    assert_eq!(rows[0]["Node"]["Node"], "edge");
+    assert_eq!(
+        get(&agent.url("/v1/health/ingress/other")).json(),
+        json!([])
+    );
+    let filtered = get(&agent.url("/v1/health/ingress/web?filter=Node.Node%20%3D%3D%20%22nope%22"));
+    assert_eq!(filtered.json(), json!([]));
+}

@@ -103,6 +103,25 @@ fn base_row(gateway: &str, service: &str, kind: &str, from_wildcard: bool) -> Ma
     row
 }
 
+/// The ingress gateways whose config entry routes to `service`.
+pub(crate) fn ingress_gateways_for(store: &Store, service: &str) -> Vec<String> {
+    store
+        .config_entries(Some("ingress-gateway"))
+        .into_iter()
+        .filter_map(|e| {
+            e.body
+                .get("Name")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .filter(|gateway| {
+            linked_services(store, gateway)
+                .iter()
+                .any(|row| row["Service"]["Name"] == service)
+        })
+        .collect()
+}
+
 /// A named service stays as it is; `*` becomes every plain service in the
 /// catalog (of the listener's protocol, for ingress).
 fn expand(store: &Store, name: &str, protocol: Option<&str>) -> Vec<String> {

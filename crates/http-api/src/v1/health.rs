@@ -21,9 +21,21 @@ pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/health/service/{name}", get(service))
         .route("/v1/health/connect/{name}", get(connect))
+        .route("/v1/health/ingress/{name}", get(ingress))
         .route("/v1/health/node/{node}", get(node))
         .route("/v1/health/checks/{name}", get(checks))
         .route("/v1/health/state/{state}", get(by_state))
+}
+
+/// Which instances a health read lists for a service name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    /// The service's own instances.
+    Service,
+    /// Its mesh proxies (and mesh-native instances).
+    Connect,
+    /// The ingress gateways whose config entry routes to it.
+    Ingress,
 }
 
 async fn service(
@@ -31,7 +43,7 @@ async fn service(
     Path(name): Path<String>,
     req: Req,
 ) -> Result<Response, ApiError> {
-    instances(state, name, req, false).await
+    instances(state, name, req, Listing::Service).await
 }
 
 async fn connect(
@@ -39,15 +51,50 @@ async fn connect(
     Path(name): Path<String>,
     req: Req,
 ) -> Result<Response, ApiError> {
-    instances(state, name, req, true).await
+    instances(state, name, req, Listing::Connect).await
 }
 
-/// `/v1/health/service/:name` and, with `mesh`, `/v1/health/connect/:name`.
+async fn ingress(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    req: Req,
+) -> Result<Response, ApiError> {
+    instances(state, name, req, Listing::Ingress).await
+}
+
+/// The health entries `listing` names for `name`, with the index to block on.
+fn entries_of(
+    st: &skein_state::Store,
+    name: &str,
+    listing: Listing,
+) -> (u64, Vec<skein_state::HealthEntry>) {
+    match listing {
+        Listing::Service => st.health_service(name),
+        Listing::Connect => st.health_connect(name),
+        Listing::Ingress => {
+            let mut index = st.config_entries_index();
+            let mut out = Vec::new();
+            for gateway in super::gateway::ingress_gateways_for(st, name) {
+                let (i, entries) = st.health_service(&gateway);
+                index = index.max(i);
+                out.extend(
+                    entries
+                        .into_iter()
+                        .filter(|e| e.service.kind == "ingress-gateway"),
+                );
+            }
+            (index, out)
+        }
+    }
+}
+
+/// `/v1/health/service/:name`, `/v1/health/connect/:name` and
+/// `/v1/health/ingress/:name`.
 async fn instances(
     state: ApiState,
     name: String,
     req: Req,
-    mesh: bool,
+    listing: Listing,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let filter = filter_of(&req)?;
@@ -63,11 +110,7 @@ async fn instances(
     let dc = state.agent.datacenter.clone();
     let near = near_of(&state, &req);
     let a = blocking::query(&state, &req, |st| {
-        let (i, mut entries) = if mesh {
-            st.health_connect(&name)
-        } else {
-            st.health_service(&name)
-        };
+        let (i, mut entries) = entries_of(st, &name, listing);
         sort_near(st, near.as_deref(), &mut entries, |e| &e.node.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
         let (i, entries) = if peer.is_empty() {
@@ -90,7 +133,11 @@ async fn instances(
             })
             .collect();
         keep(filter.as_ref(), &mut rows);
-        (i, rows, catalog_topics(near.as_deref()))
+        let mut topics = catalog_topics(near.as_deref());
+        if listing == Listing::Ingress {
+            topics.push(Topic::ConfigEntries);
+        }
+        (i, rows, topics)
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))
