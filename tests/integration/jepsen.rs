@@ -327,7 +327,19 @@ fn kv_histories_stay_linearizable_under_kills_pauses_and_partitions() {
     wait_for_leader(&nodes);
     for key in KEYS {
         let op = rec.invoke(99u32, Op::read(key));
-        let found = read(&urls[0], key).expect("the final read succeeds");
+        // Elections may still settle after the heal; a consistent read
+        // waits for them (or its client times out), so retry. Failed reads
+        // change nothing, and the recorded interval spans every attempt.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let found = loop {
+            match read(&urls[0], key) {
+                Ok(found) => break found,
+                Err(()) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(()) => panic!("the final read of {key} kept failing for 30 s"),
+            }
+        };
         let output = Output::read(found.as_ref().map(|(v, _)| v.as_str()));
         rec.complete(op, Outcome::Ok(output)).expect("complete");
     }

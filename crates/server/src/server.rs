@@ -290,8 +290,7 @@ impl Server {
         match consistency {
             Consistency::Stale => {}
             Consistency::Default if is_leader => {}
-            Consistency::Consistent if is_leader => self.leader_read_barrier().await?,
-            Consistency::Default | Consistency::Consistent => self.follower_read_index().await?,
+            Consistency::Default | Consistency::Consistent => self.linearizable_barrier().await?,
         }
         let last_contact_ms = if is_leader {
             0
@@ -317,24 +316,33 @@ impl Server {
         Ok(())
     }
 
-    /// Waits until this follower has applied the leader's read index.
-    async fn follower_read_index(&self) -> Result<()> {
+    /// The barrier of a consistent read (and of a default read on a
+    /// follower): this server has applied everything the leader had
+    /// committed when the read began. Retried through leader changes until
+    /// `rpc_hold_timeout`, like writes.
+    async fn linearizable_barrier(&self) -> Result<()> {
         let deadline = Instant::now() + self.options.rpc_hold_timeout;
-        let index = loop {
+        loop {
             let attempt = match self.leader_route() {
-                Route::Remote(addr) => self.rpc.read_index(&addr).await,
-                // Elected since the read began: a new leader may not have
-                // applied what its predecessor committed yet, so it
-                // confirms and catches up like any leader read.
-                Route::Local => return self.leader_read_barrier().await,
+                // Including a server elected since the read began: it may
+                // not have applied its predecessor's commits yet.
+                Route::Local => self.leader_read_barrier().await,
+                Route::Remote(addr) => self.follower_read_index(&addr, deadline).await,
                 Route::Unknown => Err(Error::NoLeader),
             };
             match attempt {
-                Ok(index) => break index,
+                Ok(()) => return Ok(()),
+                Err(e @ Error::Fatal(_)) => return Err(e),
                 Err(_) if Instant::now() < deadline => tokio::time::sleep(RETRY_PAUSE).await,
                 Err(e) => return Err(e),
             }
-        };
+        }
+    }
+
+    /// Asks the leader at `addr` for its read index and waits until this
+    /// follower has applied it.
+    async fn follower_read_index(&self, addr: &str, deadline: Instant) -> Result<()> {
+        let index = self.rpc.read_index(addr).await?;
         let wait = deadline.saturating_duration_since(Instant::now());
         self.raft
             .wait(Some(wait))
