@@ -276,6 +276,19 @@ fn a_server_that_leaves_gracefully_is_deregistered_and_leaves_raft() {
             .count()
             == 3
     });
+    // The first leader of a cluster formed by -bootstrap-expect creates the
+    // Connect CA, and every server serves the same root.
+    wait_until(
+        Duration::from_secs(10),
+        "one CA root on every server",
+        || {
+            let ids: Vec<String> = servers
+                .iter()
+                .map(|s| get(&s.url("/v1/connect/ca/roots")).json()["ActiveRootID"].to_string())
+                .collect();
+            ids.iter().all(|id| id.len() > 2 && *id == ids[0])
+        },
+    );
     // s2 leaves gracefully.
     leave(servers.remove(2));
     wait_until(

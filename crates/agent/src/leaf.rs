@@ -165,7 +165,7 @@ impl LeafCerts for LeafCache {
 fn active_root(store: &SharedStore) -> Option<(String, String, u64)> {
     let s = store.read().ok()?;
     let ca = s.connect_ca()?;
-    let id = ca.active_root()?.get("ID")?.as_str()?.to_owned();
+    let id = ca.active_root_id()?.to_owned();
     Some((id, ca.cluster_id.clone(), s.connect_ca_index()))
 }
 
@@ -174,13 +174,8 @@ async fn ca_changed(store: &SharedStore, since_root: Option<&str>) {
     loop {
         let watch = {
             let Ok(s) = store.read() else { return };
-            let current = s
-                .connect_ca()
-                .and_then(|c| c.active_root())
-                .and_then(|r| r.get("ID"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
-            if current.is_some() && current.as_deref() != since_root {
+            let current = s.connect_ca().and_then(|c| c.active_root_id());
+            if current.is_some() && current != since_root {
                 return;
             }
             s.watch(&[Topic::ConnectCa])
@@ -218,7 +213,8 @@ fn renew_after(cert: &IssuedCert) -> Duration {
     at.duration_since(SystemTime::now()).unwrap_or_default()
 }
 
-/// Keeps `service`'s certificate current until nobody can ask for it.
+/// Keeps `service`'s certificate current for as long as the agent runs
+/// (the cache keeps a receiver, so the channel never closes before it).
 async fn keep_fresh(
     server: Arc<Server>,
     datacenter: String,

@@ -88,6 +88,23 @@ impl<'a> EntrySet<'a> {
         }
     }
 
+    /// `service`'s protocol: its `service-defaults`, else the
+    /// `proxy-defaults` `Config.protocol`, else `tcp`; lower-cased.
+    pub fn service_protocol(&self, service: &str) -> String {
+        let protocol = match self.service_defaults(service) {
+            Some(sd) => sd.protocol.clone(),
+            None => self
+                .proxy_defaults()
+                .map(|p| p.protocol())
+                .unwrap_or_default(),
+        };
+        if protocol.is_empty() {
+            "tcp".to_string()
+        } else {
+            protocol.to_lowercase()
+        }
+    }
+
     /// The `mesh` entry.
     pub fn mesh(&self) -> Option<&'a MeshConfig> {
         match self.get(Kind::Mesh, MESH_NAME)? {

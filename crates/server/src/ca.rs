@@ -11,11 +11,12 @@ use skein_ca::{
     SignRequest, TrustDomain,
 };
 use skein_raft::{Raft, SharedStore};
-use skein_state::{CaState, Command, Op};
+use skein_state::{CaState, Command, Op, Topic};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-const TICK: Duration = Duration::from_millis(200);
+/// Pause after a failed attempt to create the CA.
+const RETRY_AFTER_ERROR: Duration = Duration::from_secs(5);
 
 /// The built-in provider's settings before the operator changes any.
 pub(crate) fn default_ca_config() -> Map<String, Value> {
@@ -36,7 +37,7 @@ pub(crate) fn default_ca_config() -> Map<String, Value> {
 }
 
 /// The key a root gets from the CA configuration.
-fn key_config(config: &Map<String, Value>) -> KeyConfig {
+fn key_config(config: &Value) -> KeyConfig {
     let key_type = match config.get("PrivateKeyType").and_then(Value::as_str) {
         Some("rsa") => KeyType::Rsa,
         _ => KeyType::Ec,
@@ -81,6 +82,7 @@ pub(crate) fn new_ca(
 ) -> Result<CaState, skein_ca::Error> {
     let mut config = default_ca_config();
     config.extend(overrides.iter().map(|(k, v)| (api_key(k), v.clone())));
+    let config = Value::Object(config);
     let cluster_id = uuid::Uuid::new_v4().to_string();
     let mut opts = RootOptions::new(&cluster_id, skein_ca::random_serial()?);
     opts.key = key_config(&config);
@@ -91,7 +93,7 @@ pub(crate) fn new_ca(
     Ok(CaState {
         cluster_id,
         provider: "consul".into(),
-        config: Value::Object(config),
+        config,
         signing_keys: [(root.id.clone(), generated.signing_key.expose().to_owned())].into(),
         roots: vec![root_json],
         create_index: 0,
@@ -100,17 +102,34 @@ pub(crate) fn new_ca(
 }
 
 /// Runs on every server; acts while this one leads and there is no CA.
+/// Woken by leadership changes (server metrics: state, leader, membership,
+/// not every commit) and by writes to the CA (a restore may remove it).
 pub(crate) fn spawn_initializer(
     raft: Raft,
     store: SharedStore,
     ca_config: Map<String, Value>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
+        let mut leadership = raft.server_metrics();
         loop {
-            tokio::time::sleep(TICK).await;
-            if let Err(e) = ensure(&raft, &store, &ca_config).await {
+            // The server metrics are sent before the full metrics, so the
+            // leadership is read from the channel that woke us.
+            let leader = leadership.borrow_and_update().state == openraft::ServerState::Leader;
+            if let Err(e) = create_if_missing(leader, &raft, &store, &ca_config).await {
                 warn!(error = %e, "cannot create the Connect CA");
-                tokio::time::sleep(Duration::from_secs(5)).await;
+                tokio::time::sleep(RETRY_AFTER_ERROR).await;
+                continue;
+            }
+            let Ok(ca_written) = store.read().map(|s| s.watch(&[Topic::ConnectCa])) else {
+                return;
+            };
+            tokio::select! {
+                changed = leadership.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = ca_written => {}
             }
         }
     })
@@ -123,6 +142,16 @@ pub(crate) async fn ensure(
     ca_config: &Map<String, Value>,
 ) -> Result<(), String> {
     let leader = raft.metrics().borrow().state == openraft::ServerState::Leader;
+    create_if_missing(leader, raft, store, ca_config).await
+}
+
+/// Creates the CA when `leader` and there is none yet.
+async fn create_if_missing(
+    leader: bool,
+    raft: &Raft,
+    store: &SharedStore,
+    ca_config: &Map<String, Value>,
+) -> Result<(), String> {
     let missing = store
         .read()
         .map(|s| s.connect_ca().is_none())
@@ -259,24 +288,19 @@ pub(crate) fn reconfigure(
             "unknown CA provider {provider:?}"
         )));
     }
-    let old_config = current.config.as_object().cloned().unwrap_or_default();
-    let mut config = old_config.clone();
-    config.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
     let mut next = current.clone();
-    next.config = Value::Object(config.clone());
-    if key_config(&config) == key_config(&old_config) {
-        return Ok(next);
+    let mut config = current.config.as_object().cloned().unwrap_or_default();
+    config.extend(given.iter().map(|(k, v)| (k.clone(), v.clone())));
+    next.config = Value::Object(config);
+    if key_config(&next.config) != key_config(&current.config) {
+        rotate_root(&mut next, now)?;
     }
-    rotate_root(&mut next, &config, now)?;
     Ok(next)
 }
 
-/// Replaces the active root with a new one made with `config`'s key.
-fn rotate_root(
-    ca: &mut CaState,
-    config: &Map<String, Value>,
-    now: SystemTime,
-) -> Result<(), SignError> {
+/// Replaces the active root with a new one made with the key its
+/// configuration now asks for.
+fn rotate_root(ca: &mut CaState, now: SystemTime) -> Result<(), SignError> {
     let failed = |e: &dyn std::fmt::Display| SignError::Failed(format!("CA rotation: {e}"));
     let invalid = |e: &dyn std::fmt::Display| SignError::Invalid(e.to_string());
     let old = authority(ca)?;
@@ -284,7 +308,7 @@ fn rotate_root(
         &ca.cluster_id,
         skein_ca::random_serial().map_err(|e| failed(&e))?,
     );
-    opts.key = key_config(config);
+    opts.key = key_config(&ca.config);
     let generated = skein_ca::generate_root(&opts, now).map_err(|e| invalid(&e))?;
     let roots: Vec<Root> = ca
         .roots
@@ -296,8 +320,8 @@ fn rotate_root(
     let new_id = generated.root.id.clone();
     let rotated =
         skein_ca::rotate(&roots, &old, generated.root, serial, now).map_err(|e| failed(&e))?;
-    let leaf_ttl = duration_setting(&Value::Object(config.clone()), "LeafCertTTL")
-        .unwrap_or(skein_ca::DEFAULT_LEAF_CERT_TTL);
+    let leaf_ttl =
+        duration_setting(&ca.config, "LeafCertTTL").unwrap_or(skein_ca::DEFAULT_LEAF_CERT_TTL);
     let kept = skein_ca::prune(&rotated, leaf_ttl, now);
     ca.signing_keys
         .insert(new_id, generated.signing_key.expose().to_owned());
@@ -307,13 +331,10 @@ fn rotate_root(
         .iter()
         .map(|r| serde_json::to_value(r).map_err(|e| failed(&e)))
         .collect::<Result<_, _>>()?;
-    let new_root = ca
-        .active_root()
-        .and_then(|r| r.get("ID"))
-        .and_then(|id| id.as_str())
-        .unwrap_or_default()
-        .to_owned();
-    info!(%new_root, "rotated the Connect CA root");
+    info!(
+        new_root = ca.active_root_id().unwrap_or_default(),
+        "rotated the Connect CA root"
+    );
     Ok(())
 }
 

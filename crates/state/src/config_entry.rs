@@ -47,15 +47,13 @@ impl Store {
         body: &Value,
         cas: Option<Index>,
     ) -> Outcome {
-        let current = self.config_entry(kind, name).map(|e| e.modify_index);
-        if let Some(cas) = cas
-            && current.unwrap_or(0) != cas
-        {
+        let current = self
+            .config_entry(kind, name)
+            .map(|e| (e.create_index, e.modify_index));
+        if cas.is_some_and(|cas| current.map_or(0, |(_, modify)| modify) != cas) {
             return Outcome::Bool(false);
         }
-        let create_index = self
-            .config_entry(kind, name)
-            .map_or(index, |e| e.create_index);
+        let create_index = current.map_or(index, |(create, _)| create);
         let mut body = body.clone();
         if let Value::Object(m) = &mut body {
             m.remove("CreateIndex");

@@ -47,6 +47,11 @@ impl CaState {
             .iter()
             .find(|r| r.get("Active").and_then(Value::as_bool) == Some(true))
     }
+
+    /// The active root's `ID`, if any.
+    pub fn active_root_id(&self) -> Option<&str> {
+        self.active_root()?.get("ID")?.as_str()
+    }
 }
 
 // === impl Store: CA ===

@@ -114,19 +114,7 @@ impl<'r, 'a> Compiler<'r, 'a> {
     /// Records the protocol of `service` (service-defaults, else
     /// proxy-defaults `Config.protocol`, else `tcp`); all must agree.
     fn record_service_protocol(&mut self, service: &str) -> Result<()> {
-        let entries = self.req.entries;
-        let protocol = match entries.service_defaults(service) {
-            Some(sd) => sd.protocol.clone(),
-            None => entries
-                .proxy_defaults()
-                .map(|p| p.protocol())
-                .unwrap_or_default(),
-        };
-        let protocol = if protocol.is_empty() {
-            "tcp".to_string()
-        } else {
-            protocol.to_lowercase()
-        };
+        let protocol = self.req.entries.service_protocol(service);
         match &self.protocol {
             None => {
                 self.protocol = Some(protocol);

@@ -213,17 +213,14 @@ fn filtered(req: &Req, mut rows: Vec<(String, Value)>) -> Result<Vec<(String, Va
     Ok(rows)
 }
 
-fn body_json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))
-}
-
 async fn register(
     State(state): State<ApiState>,
     req: Req,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let def = ServiceDefinition::from_json(&body_json(&body)?).map_err(ApiError::BadRequest)?;
+    let def = ServiceDefinition::from_json(&super::decode_body::<Value>(&body)?)
+        .map_err(ApiError::BadRequest)?;
     check_path_name(&def.id)?;
     let replace = req.params.flag("replace-existing-checks");
     state.local.register_service(def, replace).await?;
@@ -246,7 +243,8 @@ async fn check_register(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let def = CheckDefinition::from_json(&body_json(&body)?).map_err(ApiError::BadRequest)?;
+    let def = CheckDefinition::from_json(&super::decode_body::<Value>(&body)?)
+        .map_err(ApiError::BadRequest)?;
     state.local.register_check(def).await?;
     Ok(ok(&Value::Null))
 }
@@ -304,7 +302,7 @@ async fn check_update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let v = body_json(&body)?;
+    let v = super::decode_body::<Value>(&body)?;
     let obj = v
         .as_object()
         .ok_or_else(|| ApiError::bad("Request decode failed: expected an object"))?;
@@ -518,7 +516,7 @@ async fn set_token(
         .find(|(name, _)| *name == kind)
         .map(|(_, c)| *c)
         .ok_or_else(|| ApiError::NotFound(format!("Token {kind:?} is unknown")))?;
-    let v = body_json(&body)?;
+    let v = super::decode_body::<Value>(&body)?;
     let token = v
         .get("Token")
         .and_then(Value::as_str)

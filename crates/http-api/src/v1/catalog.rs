@@ -35,8 +35,7 @@ pub(crate) fn routes() -> Router<ApiState> {
 }
 
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let v: Value = super::decode_body(body)?;
     match v {
         Value::Object(m) => Ok(m),
         _ => Err(ApiError::bad("Request decode failed: expected an object")),

@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::routing::get;
 use serde_json::Value;
 use skein_chain::{CompileRequest, DiscoveryChainResponse, EntrySet, Overrides, ProposedChange};
-use skein_config_entry::{ConfigEntry, EntryKey};
+use skein_config_entry::ConfigEntry;
 use skein_state::{Store, Topic};
 
 use super::authorize;
@@ -33,32 +33,15 @@ pub(crate) fn stored_entries(store: &Store) -> Vec<ConfigEntry> {
         .collect()
 }
 
-fn read_guard(state: &ApiState) -> Result<Vec<ConfigEntry>, ApiError> {
-    let store = state.backend.store();
-    let guard = store
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-    Ok(stored_entries(&guard))
-}
-
 /// Refuses a write that would break a discovery chain (or another entry
 /// that depends on it), as Consul checks the graph before it applies.
-pub(crate) fn validate_in_graph(state: &ApiState, change: GraphChange<'_>) -> Result<(), ApiError> {
-    let existing = read_guard(state)?;
+pub(crate) fn validate_in_graph(
+    state: &ApiState,
+    change: ProposedChange<'_>,
+) -> Result<(), ApiError> {
+    let existing = super::read_store(state, stored_entries)?;
     let set = EntrySet::new(existing.iter());
-    let proposed = match change {
-        GraphChange::Upsert(entry) => ProposedChange::Upsert(entry),
-        GraphChange::Delete(key) => ProposedChange::Delete(key),
-    };
-    skein_chain::validate_proposed(&set, proposed).map_err(|e| ApiError::bad(e.to_string()))
-}
-
-/// A change to check against the graph.
-pub(crate) enum GraphChange<'a> {
-    /// Write this entry.
-    Upsert(&'a ConfigEntry),
-    /// Delete the entry at this key.
-    Delete(&'a EntryKey),
+    skein_chain::validate_proposed(&set, change).map_err(|e| ApiError::bad(e.to_string()))
 }
 
 async fn discovery_chain(
@@ -78,8 +61,7 @@ async fn discovery_chain_with_overrides(
     let overrides = if body.is_empty() {
         Overrides::default()
     } else {
-        let v: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+        let v: Value = super::decode_body(&body)?;
         Overrides::from_request_json(&v).map_err(|e| ApiError::bad(e.to_string()))?
     };
     compiled(state, service, req, overrides).await

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use serde_json::Value;
+use skein_chain::ProposedChange;
 use skein_config_entry::{ConfigEntry, EntryKey, Kind};
 use skein_state::{Op, Outcome, Topic};
 
@@ -31,17 +32,6 @@ fn kind_of(kind: &str) -> Result<Kind, ApiError> {
         .map_err(|e| ApiError::bad(e.to_string()))
 }
 
-fn cas_of(req: &Req) -> Result<Option<u64>, ApiError> {
-    req.params
-        .get("cas")
-        .map(|v| {
-            v.parse::<u64>().map_err(|_| {
-                ApiError::bad(format!("strconv.ParseUint: parsing {v:?}: invalid syntax"))
-            })
-        })
-        .transpose()
-}
-
 /// Decodes, normalizes and validates a written entry, then checks it
 /// against the entries it interacts with.
 fn parse_entry(state: &ApiState, body: &[u8]) -> Result<ConfigEntry, ApiError> {
@@ -49,7 +39,7 @@ fn parse_entry(state: &ApiState, body: &[u8]) -> Result<ConfigEntry, ApiError> {
         .map_err(|e| ApiError::bad(format!("Request decoding failed: {e}")))?;
     let entry = skein_config_entry::parse_request(&raw)
         .map_err(|e| ApiError::bad(format!("Request decoding failed: {e}")))?;
-    super::chain::validate_in_graph(state, super::chain::GraphChange::Upsert(&entry))?;
+    super::chain::validate_in_graph(state, ProposedChange::Upsert(&entry))?;
     Ok(entry)
 }
 
@@ -60,7 +50,7 @@ async fn apply(State(state): State<ApiState>, req: Req, body: Bytes) -> Result<R
         kind: entry.kind().to_string(),
         name: entry.name().to_owned(),
         entry: entry.to_json(),
-        cas: cas_of(&req)?,
+        cas: req.params.u64("cas")?,
     };
     let outcome = state.backend.write(op).await?;
     Ok(ok(&matches!(outcome, Outcome::Bool(true))))
@@ -117,9 +107,9 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
     let kind = kind_of(&kind)?;
-    let cas = cas_of(&req)?;
+    let cas = req.params.u64("cas")?;
     let key = EntryKey::new(kind, name.clone());
-    super::chain::validate_in_graph(&state, super::chain::GraphChange::Delete(&key))?;
+    super::chain::validate_in_graph(&state, ProposedChange::Delete(&key))?;
     let op = Op::ConfigEntryDelete {
         kind: kind.to_string(),
         name,

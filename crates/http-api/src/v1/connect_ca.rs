@@ -36,16 +36,13 @@ async fn leaf(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
     super::check_path_name(&service)?;
-    let (index, body) = state.leaves.leaf(&service, req.index, req.wait).await?;
+    let (index, value) = state.leaves.leaf(&service, req.index, req.wait).await?;
     let meta = skein_types::read::ReadMeta {
         known_leader: state.backend.leader().is_some(),
         last_contact_ms: 0,
     };
-    Ok(crate::response::json(
-        StatusCode::OK,
-        read_headers(&state, index, meta, req.consistency),
-        &body,
-    ))
+    let a = blocking::Answer { index, value, meta };
+    Ok(answer(&state, &a, req.consistency))
 }
 
 /// Consul's `IndexedCARoots`.
@@ -53,11 +50,7 @@ fn roots_json(ca: Option<&CaState>) -> Value {
     let Some(ca) = ca else {
         return json!({ "ActiveRootID": "", "TrustDomain": "", "Roots": [] });
     };
-    let active = ca
-        .active_root()
-        .and_then(|r| r.get("ID"))
-        .cloned()
-        .unwrap_or(Value::from(""));
+    let active = ca.active_root_id().unwrap_or_default();
     let roots: Vec<Value> = ca
         .roots
         .iter()
@@ -86,24 +79,30 @@ fn roots_pem(ca: Option<&CaState>) -> String {
 
 async fn roots(State(state): State<ApiState>, req: Req) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
-    let pem = req.params.flag("pem") && req.params.get("pem") != Some("false");
-    let a = blocking::query(&state, &req, |s: &Store| {
-        let body = if pem {
-            Value::String(roots_pem(s.connect_ca()))
-        } else {
-            roots_json(s.connect_ca())
-        };
-        (s.connect_ca_index(), body, vec![Topic::ConnectCa])
-    })
-    .await?;
-    if let Value::String(pem) = &a.value {
+    if req.params.flag("pem") {
+        let a = blocking::query(&state, &req, |s: &Store| {
+            (
+                s.connect_ca_index(),
+                roots_pem(s.connect_ca()),
+                vec![Topic::ConnectCa],
+            )
+        })
+        .await?;
         let mut headers = read_headers(&state, a.index, a.meta, req.consistency);
         headers.insert(
             "content-type",
             axum::http::HeaderValue::from_static("application/pem-certificate-chain"),
         );
-        return Ok((StatusCode::OK, headers, pem.clone()).into_response());
+        return Ok((StatusCode::OK, headers, a.value).into_response());
     }
+    let a = blocking::query(&state, &req, |s: &Store| {
+        (
+            s.connect_ca_index(),
+            roots_json(s.connect_ca()),
+            vec![Topic::ConnectCa],
+        )
+    })
+    .await?;
     Ok(answer(&state, &a, req.consistency))
 }
 
@@ -143,8 +142,7 @@ async fn set_configuration(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::OperatorWrite)?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let v: Value = super::decode_body(&body)?;
     let provider = v
         .get("Provider")
         .and_then(Value::as_str)

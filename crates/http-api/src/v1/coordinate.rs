@@ -87,8 +87,7 @@ async fn update(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let v: Value = super::decode_body(&body)?;
     let node = v
         .get("Node")
         .and_then(Value::as_str)

@@ -9,6 +9,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
+use skein_chain::EntrySet;
 use skein_config_entry::ConfigEntry;
 use skein_state::{Store, Topic};
 
@@ -34,7 +35,7 @@ async fn gateway_services(
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Read)?;
     let a = blocking::query(&state, &req, |s| {
-        let index = s.config_entries_index().max(s.services().0);
+        let index = s.config_entries_index().max(s.catalog_index());
         (
             index,
             linked_services(s, &gateway),
@@ -135,23 +136,13 @@ fn expand(store: &Store, name: &str, protocol: Option<&str>) -> Vec<String> {
         .filter(|(_, s)| s.kind.is_empty() && s.service != "consul")
         .map(|(_, s)| s.service)
         .collect();
+    let Some(protocol) = protocol else {
+        return plain.into_iter().collect();
+    };
+    let entries = super::chain::stored_entries(store);
+    let set = EntrySet::new(entries.iter());
     plain
         .into_iter()
-        .filter(|s| protocol.is_none_or(|p| protocol_of(store, s) == p))
+        .filter(|s| set.service_protocol(s) == protocol)
         .collect()
-}
-
-/// A service's protocol: its service-defaults, then proxy-defaults, then tcp.
-pub(crate) fn protocol_of(store: &Store, service: &str) -> String {
-    if let Some(ConfigEntry::ServiceDefaults(d)) = entry(store, "service-defaults", service)
-        && !d.protocol.is_empty()
-    {
-        return d.protocol;
-    }
-    if let Some(ConfigEntry::ProxyDefaults(p)) = entry(store, "proxy-defaults", "global")
-        && let Some(Value::String(proto)) = p.config.as_ref().and_then(|c| c.get("protocol"))
-    {
-        return proto.clone();
-    }
-    "tcp".to_owned()
 }

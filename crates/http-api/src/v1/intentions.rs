@@ -16,7 +16,8 @@ use serde_json::{Value, json};
 use skein_intention::mutation::{self, Write};
 use skein_intention::query::{self, MatchBy};
 use skein_intention::{
-    DefaultPolicy, Intention, ServiceIntentions, ServiceName, SpiffeService, Timestamp,
+    Authorization, DefaultPolicy, Intention, KIND, ServiceIntentions, ServiceName, SpiffeService,
+    Timestamp,
 };
 use skein_state::{Op, Outcome, Store, Topic};
 
@@ -26,7 +27,6 @@ use crate::query::Req;
 use crate::response::{answer, ok};
 use crate::{Access, ApiError, ApiState};
 
-const KIND: &str = "service-intentions";
 /// How often a change is recomputed when its check-and-set loses a race.
 const CAS_ATTEMPTS: usize = 8;
 
@@ -64,18 +64,12 @@ fn entries(store: &Store) -> Vec<ServiceIntentions> {
         .collect()
 }
 
-/// The entries plus, for each destination, the ModifyIndex to check-and-set on.
-fn snapshot(state: &ApiState) -> Result<(Vec<ServiceIntentions>, BTreeMap<String, u64>), ApiError> {
-    let store = state.backend.store();
-    let guard = store
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
-    let list = entries(&guard);
-    let indexes = list
-        .iter()
-        .map(|e| (e.name.clone(), e.modify_index))
-        .collect();
-    Ok((list, indexes))
+/// The ModifyIndex a write of `destination`'s entry checks and sets on
+/// (0: the entry must not exist yet).
+fn cas_index(list: &[ServiceIntentions], destination: &str) -> u64 {
+    list.iter()
+        .find(|e| e.name == destination)
+        .map_or(0, |e| e.modify_index)
 }
 
 fn intention_error(e: skein_intention::Error) -> ApiError {
@@ -89,19 +83,19 @@ where
     F: Fn(&[ServiceIntentions]) -> Result<Write, skein_intention::Error>,
 {
     for _ in 0..CAS_ATTEMPTS {
-        let (list, indexes) = snapshot(state)?;
+        let list = super::read_store(state, entries)?;
         let op = match change(&list).map_err(intention_error)? {
             Write::Unchanged => return Ok(()),
             Write::Upsert(entry) => Op::ConfigEntrySet {
                 kind: KIND.into(),
-                cas: Some(indexes.get(&entry.name).copied().unwrap_or(0)),
+                cas: Some(cas_index(&list, &entry.name)),
                 name: entry.name.clone(),
                 entry: serde_json::to_value(&entry)
                     .map_err(|e| ApiError::Internal(e.to_string()))?,
             },
             Write::Delete(dest) => Op::ConfigEntryDelete {
                 kind: KIND.into(),
-                cas: indexes.get(&dest.name).copied(),
+                cas: Some(cas_index(&list, &dest.name)),
                 name: dest.name,
             },
         };
@@ -121,10 +115,6 @@ fn now() -> Timestamp {
     Timestamp::from_unix(d.as_secs() as i64, d.subsec_nanos())
 }
 
-fn decode_intention(body: &[u8]) -> Result<Intention, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))
-}
-
 /// A `source`/`destination`/`name` parameter as a local service name.
 fn name_param(req: &Req, key: &str) -> Result<ServiceName, ApiError> {
     let raw = req
@@ -133,11 +123,7 @@ fn name_param(req: &Req, key: &str) -> Result<ServiceName, ApiError> {
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad(format!("required query parameter '{key}' not set")))?;
     let parsed = skein_intention::parse_name(raw, false).map_err(intention_error)?;
-    Ok(ServiceName::new(
-        &parsed.partition,
-        &parsed.namespace,
-        &parsed.name,
-    ))
+    Ok(parsed.service())
 }
 
 /// Where the default verdict comes from: `default_intention_policy` when
@@ -173,7 +159,7 @@ async fn create(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let ixn = decode_intention(&body)?;
+    let ixn = super::decode_body::<Intention>(&body)?;
     let id = uuid::Uuid::new_v4();
     let at = now();
     write_change(&state, |list| {
@@ -187,7 +173,7 @@ async fn get_exact(State(state): State<ApiState>, req: Req) -> Result<Response, 
     authorize(&state, &req, Access::Read)?;
     let raw_source = req.params.get("source").unwrap_or_default().to_owned();
     let source = skein_intention::parse_name(&raw_source, true).map_err(intention_error)?;
-    let src = ServiceName::new(&source.partition, &source.namespace, &source.name);
+    let src = source.service();
     let dst = name_param(&req, "destination")?;
     let a = blocking::query(&state, &req, |s| {
         let found = query::get_exact(entries(s).iter(), &src, &source.peer, &dst);
@@ -208,7 +194,7 @@ async fn put_exact(
     authorize(&state, &req, Access::Write)?;
     let src = name_param(&req, "source")?;
     let dst = name_param(&req, "destination")?;
-    let mut ixn = decode_intention(&body)?;
+    let mut ixn = super::decode_body::<Intention>(&body)?;
     ixn.source_name.clone_from(&src.name);
     ixn.source_ns.clone_from(&src.namespace);
     ixn.destination_name.clone_from(&dst.name);
@@ -249,10 +235,7 @@ async fn match_intentions(State(state): State<ApiState>, req: Req) -> Result<Res
         .into_iter()
         .map(|raw| {
             let p = skein_intention::parse_name(raw, false).map_err(intention_error)?;
-            Ok((
-                raw.to_owned(),
-                ServiceName::new(&p.partition, &p.namespace, &p.name),
-            ))
+            Ok((raw.to_owned(), p.service()))
         })
         .collect::<Result<_, ApiError>>()?;
     if names.is_empty() {
@@ -312,7 +295,7 @@ async fn update_by_id(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let ixn = decode_intention(&body)?;
+    let ixn = super::decode_body::<Intention>(&body)?;
     let at = now();
     write_change(&state, |list| {
         mutation::legacy_update(list.iter(), &id, ixn.clone(), at.clone())
@@ -339,8 +322,7 @@ async fn authorize_conn(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     authorize(&state, &req, Access::Write)?;
-    let v: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let v: Value = super::decode_body(&body)?;
     let target = v
         .get("Target")
         .and_then(Value::as_str)
@@ -355,28 +337,28 @@ async fn authorize_conn(
     }
     let client = SpiffeService::parse(uri)
         .ok_or_else(|| ApiError::bad("ClientCertURI not a valid Connect identifier"))?;
-    // The trust domain first, so intentions are not revealed to a foreign
-    // identity.
-    let trust_domain = state
-        .backend
-        .store()
-        .read()
-        .map_err(|_| ApiError::Internal("state store poisoned".into()))?
-        .connect_trust_domain();
-    let refused = |reason: String| ok(&json!({ "Authorized": false, "Reason": reason }));
-    match trust_domain {
-        None => return Ok(refused("Connect CA not bootstrapped yet".into())),
-        Some(td) if !client.trust_domain.eq_ignore_ascii_case(&td) => {
-            return Ok(refused(format!(
-                "Identity from an external trust domain: {}",
-                client.trust_domain
-            )));
-        }
-        Some(_) => {}
-    }
     let target = ServiceName::local(target);
     let policy = default_policy(&state);
-    let (list, _) = snapshot(&state)?;
-    let verdict = skein_intention::authorize(list.iter(), &client.service_name(), &target, policy);
+    let verdict = super::read_store(&state, |s| {
+        // The trust domain first, so intentions are not revealed to a
+        // foreign identity.
+        let refused = |reason: String| Authorization {
+            authorized: false,
+            reason,
+        };
+        match s.connect_trust_domain() {
+            None => refused("Connect CA not bootstrapped yet".into()),
+            Some(td) if !client.trust_domain.eq_ignore_ascii_case(&td) => refused(format!(
+                "Identity from an external trust domain: {}",
+                client.trust_domain
+            )),
+            Some(_) => skein_intention::authorize(
+                entries(s).iter(),
+                &client.service_name(),
+                &target,
+                policy,
+            ),
+        }
+    })?;
     Ok(ok(&verdict))
 }

@@ -120,6 +120,11 @@ pub(crate) fn catalog_topics(near: Option<&str>) -> Vec<skein_state::Topic> {
     topics
 }
 
+/// A JSON request body, or Consul's 400 for one that does not decode.
+pub(crate) fn decode_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))
+}
+
 /// Runs `f` under the store's read lock.
 pub(crate) fn read_store<T>(
     state: &ApiState,

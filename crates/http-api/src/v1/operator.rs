@@ -394,8 +394,7 @@ async fn keyring_change(
         _ => KeyringRequest::Remove,
     };
     authorize(&state, &req, Access::OperatorWrite)?;
-    let parsed: Value = serde_json::from_slice(&body)
-        .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?;
+    let parsed: Value = super::decode_body(&body)?;
     let key = parsed
         .get("Key")
         .and_then(Value::as_str)

@@ -76,8 +76,7 @@ async fn create(
     let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad(format!("Request decode failed: {e}")))?
+        super::decode_body(&body)?
     };
     let session = build_session(&state, body)?;
     let id = session.id.clone();
