@@ -1,0 +1,18 @@
+//! proxycfg: for every Envoy proxy the agent serves, a [`ProxySnapshot`] of
+//! everything its configuration is made from (leaf certificate, CA roots,
+//! intentions for its destination, the compiled discovery chain of each
+//! upstream and the endpoints of every chain target with their health).
+//!
+//! ```text
+//!  state (catalog, health, config entries, CA) ──watch──► ProxySnapshot ──► skein-xds
+//! ```
+//!
+//! The snapshot is plain data: skein-xds turns it into Envoy resources with
+//! a pure function, so every resource can be golden-tested from a snapshot
+//! built by hand.
+
+mod snapshot;
+
+pub use snapshot::{
+    Endpoint, EndpointHealth, LeafCert, ProxyKind, ProxySnapshot, UpstreamSnapshot,
+};

@@ -1,0 +1,1 @@
+//! Envoy resources from a proxy snapshot.
