@@ -1,1 +1,0 @@
-//! The Aggregated Discovery Service.
