@@ -1,5 +1,5 @@
 //! Generates the tonic service for skein's server RPCs (write forwarding,
-//! read index, session renewal, peer removal, leadership transfer) without protoc: the message is the
+//! read index, session renewal, peer removal, leadership transfer, the Connect CA) without protoc: the message is the
 //! hand-written prost struct in `src/rpc/proto.rs`.
 
 fn main() {
@@ -19,6 +19,9 @@ fn main() {
         .method(method("read_index", "ReadIndex"))
         .method(method("session_renew", "SessionRenew"))
         .method(method("sign_csr", "SignCsr"))
+        .method(method("ca_key_get", "CaKeyGet"))
+        .method(method("ca_key_put", "CaKeyPut"))
+        .method(method("ca_set_config", "CaSetConfig"))
         .method(method("remove_peer", "RemovePeer"))
         .method(method("transfer_leader", "TransferLeader"))
         .method(method("elect_now", "ElectNow"))

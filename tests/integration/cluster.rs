@@ -471,6 +471,8 @@ fn client_agents_join_serve_the_catalog_and_are_reconciled() {
         "clients are not raft peers"
     );
 
+    ca_keys_stay_on_the_servers(&servers, &clients, dir.path());
+
     // A service registered on a client is visible through every agent.
     let r = put(
         &clients[0].url("/v1/agent/service/register"),
@@ -519,4 +521,58 @@ fn client_agents_join_serve_the_catalog_and_are_reconciled() {
                 && get(&servers[1].url("/v1/catalog/service/api")).json() == serde_json::json!([])
         },
     );
+}
+
+/// Every file under `dir` that contains `needle`.
+fn files_containing(dir: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_containing(&path, needle));
+        } else if std::fs::read(&path)
+            .unwrap_or_default()
+            .windows(needle.len())
+            .any(|w| w == needle)
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// The CA roots' private keys are on every voter and on no client agent
+/// (clients hold the replicated state as Raft learners); a client still
+/// gets leaves signed, and so does a new leader after a transfer.
+fn ca_keys_stay_on_the_servers(servers: &[Agent], clients: &[Agent], dir: &std::path::Path) {
+    wait_until(Duration::from_secs(10), "the CA on a client", || {
+        get(&clients[0].url("/v1/connect/ca/roots?stale")).json()["ActiveRootID"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    });
+    let leaf = get(&clients[0].url("/v1/agent/connect/ca/leaf/api"));
+    assert_eq!(leaf.status, 200, "{}", leaf.body);
+    let root = get(&clients[0].url("/v1/connect/ca/roots?stale")).json()["ActiveRootID"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for i in 0..servers.len() {
+        let keys = dir.join(format!("s{i}/raft/connect-ca-keys.json"));
+        wait_until(Duration::from_secs(10), "the root key on every voter", || {
+            std::fs::read_to_string(&keys).is_ok_and(|k| k.contains(&root))
+        });
+    }
+    for i in 0..clients.len() {
+        let leaked = files_containing(&dir.join(format!("c{i}")), b"PRIVATE KEY");
+        assert!(leaked.is_empty(), "a private key on client c{i}: {leaked:?}");
+    }
+    let before = leader(&servers[0]);
+    let r = post(&servers[0].url("/v1/operator/raft/transfer-leader"), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(Duration::from_secs(10), "a new leader", || {
+        let now = leader(&servers[0]);
+        !now.is_empty() && now != before
+    });
+    let leaf = get(&clients[1].url("/v1/agent/connect/ca/leaf/web"));
+    assert_eq!(leaf.status, 200, "the new leader signs: {}", leaf.body);
 }

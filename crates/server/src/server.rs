@@ -13,7 +13,7 @@ use skein_types::read::{Consistency, ReadMeta};
 use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
-use crate::ca::Signer;
+use crate::ca::{CaKeys, ConnectCa};
 use crate::proposer::Proposer;
 use crate::rpc::{RpcClients, RpcService};
 use crate::sessions::SessionTimers;
@@ -40,7 +40,7 @@ pub struct Server {
     sessions: Arc<SessionTimers>,
     proposer: Proposer,
     rpc: Arc<RpcClients>,
-    signer: Signer,
+    ca: Arc<ConnectCa>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -98,7 +98,15 @@ impl Server {
         let (proposer, task) = Proposer::spawn(raft.clone());
         tasks.push(task);
         let rpc = Arc::new(RpcClients::new(local));
-        let signer = Signer::new();
+        let ca = Arc::new(ConnectCa::new(
+            raft.clone(),
+            store.clone(),
+            proposer.clone(),
+            rpc.clone(),
+            CaKeys::open(options.data_dir.as_deref())?,
+            options.datacenter.clone(),
+            options.raft_id,
+        ));
         if let Some(bind) = options.rpc_bind {
             let service = RpcService {
                 proposer: proposer.clone(),
@@ -106,8 +114,7 @@ impl Server {
                 sessions: sessions.clone(),
                 store: store.clone(),
                 clients: rpc.clone(),
-                signer: signer.clone(),
-                datacenter: options.datacenter.clone(),
+                ca: ca.clone(),
             };
             tasks.push(spawn_rpc(bind, raft.clone(), service).await?);
         }
@@ -118,7 +125,7 @@ impl Server {
             sessions,
             proposer,
             rpc,
-            signer,
+            ca,
             tasks,
         };
         server.bootstrap().await?;
@@ -136,14 +143,12 @@ impl Server {
         );
         if server.options.connect_enabled {
             // A bootstrapped server answers with its CA in place.
-            if let Err(e) =
-                crate::ca::ensure(&server.raft, &server.store, &server.options.ca_config).await
-            {
+            let leader = server.is_leader();
+            if let Err(e) = server.ca.ensure(leader, &server.options.ca_config).await {
                 tracing::warn!(error = %e, "cannot create the Connect CA");
             }
             server.tasks.push(crate::ca::spawn_initializer(
-                server.raft.clone(),
-                server.store.clone(),
+                server.ca.clone(),
                 server.options.ca_config.clone(),
             ));
         }
@@ -460,11 +465,7 @@ impl Server {
     /// Signs a Connect leaf CSR with the active root (on the leader).
     pub async fn sign_csr(&self, csr_pem: &str) -> Result<skein_ca::IssuedCert> {
         match self.leader_route() {
-            Route::Local => self
-                .signer
-                .sign(&self.store, &self.options.datacenter, csr_pem)
-                .await
-                .map_err(Error::from),
+            Route::Local => self.ca.sign(csr_pem).await.map_err(Error::from),
             Route::Remote(addr) => self.rpc.sign_csr(&addr, csr_pem).await,
             Route::Unknown => Err(Error::NoLeader),
         }
@@ -477,19 +478,11 @@ impl Server {
         provider: &str,
         config: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<bool> {
-        let current = self
-            .store
-            .read()
-            .map_err(|_| Error::Rpc("state store poisoned".into()))?
-            .connect_ca()
-            .cloned()
-            .ok_or_else(|| Error::Rpc("CA has not finished initializing".into()))?;
-        let next = crate::ca::reconfigure(&current, provider, config, SystemTime::now())?;
-        let op = Op::ConnectCaSet {
-            ca: Box::new(next),
-            cas: Some(current.modify_index),
-        };
-        Ok(matches!(self.write(op).await?, Outcome::Bool(true)))
+        match self.leader_route() {
+            Route::Local => self.ca.set_config(provider, config).await,
+            Route::Remote(addr) => self.rpc.ca_set_config(&addr, provider, config).await,
+            Route::Unknown => Err(Error::NoLeader),
+        }
     }
 
     /// Forms a new Raft group of `servers` (raft id → RPC address), this

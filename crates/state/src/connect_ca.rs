@@ -1,9 +1,8 @@
 //! The Connect CA's replicated state: the cluster id (the trust domain is
-//! `<cluster-id>.consul`), the CA configuration, the roots as the API
-//! renders them, and the signing keys of the roots. Certificates are made
-//! by the caller (skein-ca); this layer stores them with check-and-set.
-
-use std::collections::BTreeMap;
+//! `<cluster-id>.consul`), the CA configuration and the roots as the API
+//! renders them. Certificates are made by the caller (skein-ca); this layer
+//! stores them with check-and-set. The roots' private keys are not here:
+//! the state reaches every client agent, the keys stay on the servers.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -11,7 +10,7 @@ use skein_types::Index;
 
 use crate::{Outcome, Store, Topic};
 
-/// The CA: configuration, roots and their keys.
+/// The CA: configuration and roots.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CaState {
     /// `ClusterID`, a UUID.
@@ -23,8 +22,6 @@ pub struct CaState {
     /// `CARoot`s in Consul's JSON shape, without private keys; one is
     /// `Active`.
     pub roots: Vec<Value>,
-    /// Signing key (PKCS#8 PEM) by root `ID`.
-    pub signing_keys: BTreeMap<String, String>,
     /// Index that first set the CA.
     #[serde(default)]
     pub create_index: Index,
@@ -111,7 +108,6 @@ mod tests {
             provider: "consul".into(),
             config: json!({"LeafCertTTL": "72h"}),
             roots: vec![json!({"ID": "aa:bb", "Active": true})],
-            signing_keys: [("aa:bb".to_owned(), "KEY".to_owned())].into(),
             create_index: 0,
             modify_index: 0,
         }

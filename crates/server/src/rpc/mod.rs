@@ -1,7 +1,8 @@
 //! Server-to-server RPCs on the server port, beside Raft's own: a follower
 //! forwards writes to the leader, asks it for a read index before a
 //! consistent read, hands it session renewals (the TTL timers run on
-//! the leader), peer removals and leadership transfers. Payloads are JSON in one protobuf bytes field, like the
+//! the leader), peer removals, leadership transfers, and the Connect CA
+//! (signing on the leader, settings, root keys among the voters). Payloads are JSON in one protobuf bytes field, like the
 //! Raft transport's.
 
 pub(crate) mod proto;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use skein_raft::{Raft, SharedStore};
 use skein_state::{Op, Outcome};
 use tonic::transport::Channel;
@@ -78,13 +80,16 @@ pub(crate) struct RpcService {
     pub(crate) sessions: Arc<SessionTimers>,
     pub(crate) store: SharedStore,
     pub(crate) clients: Arc<RpcClients>,
-    pub(crate) signer: crate::ca::Signer,
-    pub(crate) datacenter: String,
+    pub(crate) ca: Arc<crate::ca::ConnectCa>,
 }
 
 impl RpcService {
     pub(crate) fn into_server(self) -> RpcServer<Self> {
         RpcServer::new(self)
+    }
+
+    fn leads(&self) -> bool {
+        self.raft.metrics().borrow().state == openraft::ServerState::Leader
     }
 }
 
@@ -156,15 +161,58 @@ impl Rpc for RpcService {
         req: Request<RpcPayload>,
     ) -> std::result::Result<Response<RpcPayload>, Status> {
         let csr: String = decode(req)?;
-        let leader = self.raft.metrics().borrow().state == openraft::ServerState::Leader;
-        let result: WireResult<skein_ca::IssuedCert> = if leader {
-            self.signer
-                .sign(&self.store, &self.datacenter, &csr)
+        let result: WireResult<skein_ca::IssuedCert> = if self.leads() {
+            self.ca
+                .sign(&csr)
                 .await
                 .map_err(|e| WireError::from(Error::from(e)))
         } else {
             Err(WireError::NotLeader { leader: None })
         };
+        encode(&result)
+    }
+
+    /// Applies new CA settings here (this server must lead).
+    async fn ca_set_config(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let (provider, config): (String, Map<String, Value>) = decode(req)?;
+        let result: WireResult<bool> = if self.leads() {
+            self.ca
+                .set_config(&provider, &config)
+                .await
+                .map_err(Into::into)
+        } else {
+            Err(WireError::NotLeader { leader: None })
+        };
+        encode(&result)
+    }
+
+    /// A voter asks for a CA root's private key it lacks.
+    async fn ca_key_get(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let remote = req.remote_addr();
+        let id: String = decode(req)?;
+        let result: WireResult<Option<String>> =
+            self.ca.key_for_peer(remote, &id).await.map_err(Into::into);
+        encode(&result)
+    }
+
+    /// The leader hands over a new CA root's private key.
+    async fn ca_key_put(
+        &self,
+        req: Request<RpcPayload>,
+    ) -> std::result::Result<Response<RpcPayload>, Status> {
+        let remote = req.remote_addr();
+        let (id, pem): (String, String) = decode(req)?;
+        let result: WireResult<()> = self
+            .ca
+            .key_from_peer(remote, &id, &pem)
+            .await
+            .map_err(Into::into);
         encode(&result)
     }
 
@@ -237,6 +285,9 @@ impl RpcClients {
             Method::ReadIndex => client.read_index(request).await,
             Method::SessionRenew => client.session_renew(request).await,
             Method::SignCsr => client.sign_csr(request).await,
+            Method::CaKeyGet => client.ca_key_get(request).await,
+            Method::CaKeyPut => client.ca_key_put(request).await,
+            Method::CaSetConfig => client.ca_set_config(request).await,
             Method::RemovePeer => client.remove_peer(request).await,
             Method::TransferLeader => client.transfer_leader(request).await,
             Method::ElectNow => client.elect_now(request).await,
@@ -280,6 +331,27 @@ impl RpcClients {
         self.call(addr, Method::SignCsr, &csr_pem).await
     }
 
+    /// Asks the voter at `addr` for the private key of CA root `id`.
+    pub(crate) async fn ca_key_get(&self, addr: &str, id: &str) -> Result<Option<String>> {
+        self.call(addr, Method::CaKeyGet, &id).await
+    }
+
+    /// Hands the voter at `addr` the private key of CA root `id`.
+    pub(crate) async fn ca_key_put(&self, addr: &str, id: &str, pem: &str) -> Result<()> {
+        self.call(addr, Method::CaKeyPut, &(id, pem)).await
+    }
+
+    /// Has the leader at `addr` apply new CA settings.
+    pub(crate) async fn ca_set_config(
+        &self,
+        addr: &str,
+        provider: &str,
+        config: &Map<String, Value>,
+    ) -> Result<bool> {
+        self.call(addr, Method::CaSetConfig, &(provider, config))
+            .await
+    }
+
     /// Renews a session on the leader at `addr`.
     pub(crate) async fn session_renew(&self, addr: &str, id: &str) -> Result<bool> {
         self.call(addr, Method::SessionRenew, &id).await
@@ -292,6 +364,9 @@ enum Method {
     ReadIndex,
     SessionRenew,
     SignCsr,
+    CaKeyGet,
+    CaKeyPut,
+    CaSetConfig,
     RemovePeer,
     TransferLeader,
     ElectNow,
