@@ -4,15 +4,22 @@
 //! upstream and the endpoints of every chain target with their health).
 //!
 //! ```text
-//!  state (catalog, health, config entries, CA) ──watch──► ProxySnapshot ──► skein-xds
+//!  state (catalog, health, config entries, CA) ─┐
+//!  agent (local services, leaf certificates)  ──┴─► Manager ──watch──► ProxySnapshot ──► skein-xds
 //! ```
 //!
-//! The snapshot is plain data: skein-xds turns it into Envoy resources with
-//! a pure function, so every resource can be golden-tested from a snapshot
-//! built by hand.
+//! The snapshot is plain data built by [`build`] from one read of the
+//! state; skein-xds turns it into Envoy resources with a pure function, so
+//! every resource can be golden-tested from a snapshot built by hand.
 
+mod build;
+mod error;
+mod manager;
 mod snapshot;
 
+pub use build::{Settings, build};
+pub use error::{Error, Result};
+pub use manager::{AgentInputs, Manager, Published};
 pub use snapshot::{
     Endpoint, EndpointHealth, LeafCert, ProxyKind, ProxySnapshot, UpstreamSnapshot,
 };
