@@ -50,9 +50,32 @@ impl ResourceSet {
             .insert(name, resource);
     }
 
+    /// Marks `type_url` as complete even when it holds no resource, so the
+    /// server may answer Envoy with an empty set of that type (Consul does
+    /// for the clusters of mesh, terminating and ingress gateways, and the
+    /// listeners and routes of ingress gateways). A type that was neither
+    /// declared nor given a resource counts as "not ready yet": nothing is
+    /// sent for it until it has been answered once.
+    pub fn declare(&mut self, type_url: impl Into<String>) {
+        self.by_type.entry(type_url.into()).or_default();
+    }
+
+    /// Whether `type_url` has resources or was [declared](Self::declare).
+    pub fn has_type(&self, type_url: &str) -> bool {
+        self.by_type.contains_key(type_url)
+    }
+
+    /// The resources of one type by name, if the type is present.
+    pub fn type_map(&self, type_url: &str) -> Option<&BTreeMap<String, Resource>> {
+        self.by_type.get(type_url)
+    }
+
     /// The resources of one type (empty if none).
     pub fn of_type(&self, type_url: &str) -> impl Iterator<Item = &Resource> {
-        self.by_type.get(type_url).into_iter().flat_map(|m| m.values())
+        self.by_type
+            .get(type_url)
+            .into_iter()
+            .flat_map(|m| m.values())
     }
 
     /// One resource by type and name.
@@ -62,7 +85,7 @@ impl ResourceSet {
 }
 
 /// A stable 64-bit FNV-1a hash of `bytes`, as 16 hex digits.
-fn content_version(bytes: &[u8]) -> String {
+pub(crate) fn content_version(bytes: &[u8]) -> String {
     let hash = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     });
@@ -87,6 +110,10 @@ mod tests {
         assert_eq!(v("x"), v("y"));
         assert_ne!(v("x"), v("z"));
         assert_eq!(a.of_type(CLUSTER).count(), 3);
+        assert_eq!(a.of_type(LISTENER).count(), 0);
+        assert!(!a.has_type(LISTENER));
+        a.declare(LISTENER);
+        assert!(a.has_type(LISTENER));
         assert_eq!(a.of_type(LISTENER).count(), 0);
     }
 }
