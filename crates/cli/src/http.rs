@@ -164,6 +164,11 @@ impl Client {
         })
     }
 
+    /// The ACL token sent with every request, if any.
+    pub(crate) fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// `GET path?query` (adds `dc` and, with `-stale`, `stale`).
     pub(crate) fn get(&self, path: &str, query: Query) -> Result<Response> {
         let mut query = query;

@@ -7,6 +7,8 @@
 //! binary prints, with the same flags and exit codes. `watch` loops on
 //! blocking queries and may run a handler through `$SHELL -c` (default `/bin/sh`).
 //! `monitor` streams `/v1/agent/monitor` line by line until the agent ends it.
+//! `connect envoy` builds an Envoy bootstrap from the proxy's registration
+//! and replaces the process with `envoy` (or prints it with `-bootstrap`).
 //!
 //! ```text
 //!  args ──► commands::dispatch ──► flags::FlagSet::parse ──► command `run`

@@ -70,6 +70,7 @@ const COMMANDS: &[&Command] = &[
     &config::delete::COMMAND,
     &connect::ca::get_config::COMMAND,
     &connect::ca::set_config::COMMAND,
+    &connect::envoy::COMMAND,
     &info::COMMAND,
     &intention::create::COMMAND,
     &intention::delete::COMMAND,
@@ -123,7 +124,9 @@ const NOUNS: &[(&[&str], &str, &str)] = &[
     (
         &["connect"],
         "Interact with skein Connect",
-        "This command has subcommands for interacting with skein Connect.",
+        "This command has subcommands for interacting with skein Connect: the \
+         Connect Certificate Authority (ca) and running Envoy as a Connect sidecar \
+         proxy (envoy).",
     ),
     (
         &["connect", "ca"],

@@ -147,9 +147,20 @@ pub(crate) struct Output {
 
 /// Runs the CLI with `args`, the agent at `addr` (via `CONSUL_HTTP_ADDR`) and `stdin`.
 pub(crate) fn run_cli(args: &[&str], addr: &str, stdin: &[u8]) -> Output {
+    run_cli_env(args, addr, &[], stdin)
+}
+
+/// Like [`run_cli`], with the environment variables `vars` set as well.
+pub(crate) fn run_cli_env(
+    args: &[&str],
+    addr: &str,
+    vars: &[(&str, &str)],
+    stdin: &[u8],
+) -> Output {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let addr = addr.to_owned();
-    let env = move |k: &str| (k == "CONSUL_HTTP_ADDR").then(|| addr.clone());
+    let mut all: Vec<(String, String)> = vec![("CONSUL_HTTP_ADDR".into(), addr.to_owned())];
+    all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env = move |k: &str| all.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let mut input = stdin;
     let code = crate::run_with(&args, &env, &mut input, &mut out, &mut err);
@@ -173,5 +184,16 @@ pub(crate) fn run_against_stdin(
 ) -> (Output, Vec<Recorded>) {
     let server = FakeServer::start(responses);
     let out = run_cli(args, &server.addr, stdin);
+    (out, server.requests())
+}
+
+/// Like [`run_against`], with the environment variables `vars` set as well.
+pub(crate) fn run_against_env(
+    args: &[&str],
+    responses: Vec<Canned>,
+    vars: &[(&str, &str)],
+) -> (Output, Vec<Recorded>) {
+    let server = FakeServer::start(responses);
+    let out = run_cli_env(args, &server.addr, vars, b"");
     (out, server.requests())
 }

@@ -142,7 +142,8 @@ fn connect_config_and_intention_nouns_list_their_verbs() {
     let out = run_cli(&["connect", "-h"], "127.0.0.1:1", b"");
     assert_eq!(out.code, 0);
     assert!(out.stdout.ends_with(
-        "Subcommands:\n    ca    Interact with the skein Connect Certificate Authority (CA)\n"
+        "Subcommands:\n    ca       Interact with the skein Connect Certificate Authority (CA)\n\
+         \x20   envoy    Runs or configures Envoy as a Connect proxy\n"
     ));
     let out = run_cli(&["config"], "127.0.0.1:1", b"");
     assert!(out.stderr.ends_with(
