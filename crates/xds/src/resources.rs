@@ -1,1 +1,0 @@
-//! Envoy resources from a proxy snapshot.
