@@ -558,13 +558,18 @@ fn ca_keys_stay_on_the_servers(servers: &[Agent], clients: &[Agent], dir: &std::
         .to_owned();
     for i in 0..servers.len() {
         let keys = dir.join(format!("s{i}/raft/connect-ca-keys.json"));
-        wait_until(Duration::from_secs(10), "the root key on every voter", || {
-            std::fs::read_to_string(&keys).is_ok_and(|k| k.contains(&root))
-        });
+        wait_until(
+            Duration::from_secs(10),
+            "the root key on every voter",
+            || std::fs::read_to_string(&keys).is_ok_and(|k| k.contains(&root)),
+        );
     }
     for i in 0..clients.len() {
         let leaked = files_containing(&dir.join(format!("c{i}")), b"PRIVATE KEY");
-        assert!(leaked.is_empty(), "a private key on client c{i}: {leaked:?}");
+        assert!(
+            leaked.is_empty(),
+            "a private key on client c{i}: {leaked:?}"
+        );
     }
     let before = leader(&servers[0]);
     let r = post(&servers[0].url("/v1/operator/raft/transfer-leader"), "");

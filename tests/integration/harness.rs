@@ -19,6 +19,8 @@ pub(crate) struct Agent {
     pub(crate) serf_wan: Option<String>,
     /// The DNS address (UDP and TCP), when the agent serves DNS.
     pub(crate) dns: Option<std::net::SocketAddr>,
+    /// The gRPC (xDS) address, when the port is enabled.
+    pub(crate) grpc: Option<std::net::SocketAddr>,
     log: PathBuf,
     _dir: Option<tempfile::TempDir>,
 }
@@ -107,6 +109,9 @@ impl Agent {
         if !args.iter().any(|a| a.starts_with("-dns-port")) {
             cmd.arg("-dns-port=-1");
         }
+        if !args.iter().any(|a| a.starts_with("-grpc-port")) {
+            cmd.arg("-grpc-port=0");
+        }
         if !args.iter().any(|a| a.starts_with("-serf-lan-port")) {
             cmd.arg("-serf-lan-port=0");
         }
@@ -121,6 +126,9 @@ impl Agent {
             dns: ready["dns"][0]
                 .as_str()
                 .map(|a| a.parse().expect("dns address")),
+            grpc: ready["grpc"][0]
+                .as_str()
+                .map(|a| a.parse().expect("grpc address")),
             serf_lan: ready["serf_lan"].as_str().map(str::to_owned),
             serf_wan: ready["serf_wan"].as_str().map(str::to_owned),
             log,

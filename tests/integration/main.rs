@@ -20,3 +20,4 @@ mod harness;
 mod health_flow;
 mod jepsen;
 mod locks;
+mod mesh;

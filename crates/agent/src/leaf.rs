@@ -149,6 +149,19 @@ impl LeafCache {
     }
 }
 
+impl LeafCache {
+    /// `service`'s certificate once one newer than index `after` is issued
+    /// (any, for 0), or the current one after `wait`.
+    pub(crate) async fn leaf_after(
+        &self,
+        service: &str,
+        after: u64,
+        wait: Duration,
+    ) -> Result<(u64, Value), LocalError> {
+        self.leaf(service, after, wait).await
+    }
+}
+
 impl LeafCerts for LeafCache {
     fn leaf(
         &self,

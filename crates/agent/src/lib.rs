@@ -16,6 +16,7 @@ mod error;
 mod leaf;
 mod local;
 mod local_agent;
+mod mesh;
 mod monitor;
 mod node_id;
 mod run;

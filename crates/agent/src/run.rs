@@ -43,6 +43,9 @@ pub struct Agent {
     dns: Option<DnsServer>,
     /// Addresses the DNS interface serves (UDP and TCP).
     pub dns_addrs: Vec<SocketAddr>,
+    /// Addresses the gRPC port (xDS for Envoy) listens on.
+    pub grpc_addrs: Vec<SocketAddr>,
+    grpc_tasks: Vec<JoinHandle<()>>,
     cluster: Cluster,
 }
 
@@ -82,10 +85,12 @@ fn write_pid_file(config: &RuntimeConfig) -> Result<()> {
 fn ready_line(agent: &Agent) {
     let http: Vec<String> = agent.http_addrs.iter().map(ToString::to_string).collect();
     let dns: Vec<String> = agent.dns_addrs.iter().map(ToString::to_string).collect();
+    let grpc: Vec<String> = agent.grpc_addrs.iter().map(ToString::to_string).collect();
     let line = serde_json::json!({
         "ready": true,
         "http": http,
         "dns": dns,
+        "grpc": grpc,
         "rpc": agent.rpc_addr.to_string(),
         "serf_lan": agent.serf_lan_addr().to_string(),
         "serf_wan": agent.serf_wan_addr().map(|a| a.to_string()),
@@ -119,7 +124,7 @@ impl Agent {
         info!(node = %config.node_name, rpc = %rpc_addr, "server started");
         let shutdown = Arc::new(Notify::new());
         let leave = Arc::new(Notify::new());
-        let info = agent_info(&config, &node_id, rpc_addr);
+        let mut info = agent_info(&config, &node_id, rpc_addr);
         let local = LocalAgentImpl {
             state: LocalState::new(
                 &info.node_name,
@@ -166,10 +171,17 @@ impl Agent {
             published,
         );
         let events: Arc<EventLog> = Arc::default();
+        let leaves = Arc::new(crate::leaf::LeafCache::new(
+            server.clone(),
+            config.datacenter.clone(),
+        ));
+        let (grpc_addrs, grpc_tasks) = serve_mesh(&config, &server, &local, &leaves).await?;
+        info.grpc_port = grpc_addrs.first().map_or(-1, |a| i32::from(a.port()));
         let local = Arc::new(local);
         cluster.deliver_events(events.clone(), local.clone(), info.node_name.clone());
         let parts = Parts {
             local,
+            leaves,
             logs,
             cluster: cluster.view(),
             events,
@@ -192,6 +204,8 @@ impl Agent {
             sync,
             dns,
             dns_addrs,
+            grpc_addrs,
+            grpc_tasks,
             cluster,
         })
     }
@@ -245,6 +259,9 @@ impl Agent {
         self.shutdown.notify_waiters();
         for t in self.http_tasks {
             let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+        for t in self.grpc_tasks {
+            t.abort();
         }
         if let Some(dns) = self.dns {
             let _ = tokio::time::timeout(Duration::from_secs(2), dns.shutdown()).await;
@@ -318,6 +335,7 @@ fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentIn
         address: config.advertise_addr.to_string(),
         server_port: rpc.port(),
         serf_lan_port: config.ports.serf_lan.unwrap_or(8301),
+        grpc_port: -1,
         server: config.server,
         skein_version: env!("CARGO_PKG_VERSION").to_owned(),
         consul_version: CONSUL_API_VERSION.to_owned(),
@@ -328,6 +346,7 @@ fn agent_info(config: &RuntimeConfig, node_id: &str, rpc: SocketAddr) -> AgentIn
 /// logs, and the gossip pool with the events it delivered.
 struct Parts {
     local: Arc<LocalAgentImpl>,
+    leaves: Arc<crate::leaf::LeafCache>,
     logs: LogFeed,
     cluster: Arc<dyn ClusterView>,
     events: Arc<EventLog>,
@@ -342,6 +361,7 @@ fn api_state(
 ) -> ApiState {
     let Parts {
         local,
+        leaves,
         logs,
         cluster,
         events,
@@ -368,10 +388,7 @@ fn api_state(
         management_token: config.acl.tokens.initial_management.clone(),
     };
     ApiState {
-        leaves: Arc::new(crate::leaf::LeafCache::new(
-            server.clone(),
-            config.datacenter.clone(),
-        )),
+        leaves,
         backend: Arc::new(backend),
         agent: Arc::new(info),
         config: Arc::new(api),
@@ -438,6 +455,48 @@ fn autopilot_defaults(a: &skein_config::Autopilot) -> serde_json::Value {
 }
 
 /// Serves DNS on `ports.dns` (unless -1) of each DNS address.
+/// Whether traffic no intention matches is allowed: the agent's
+/// `default_intention_policy`, else the ACL default policy.
+fn default_intention_allow(config: &RuntimeConfig) -> bool {
+    match &config.default_intention_policy {
+        Some(policy) => policy == "allow",
+        None => !config.acl.enabled || config.acl.default_policy != "deny",
+    }
+}
+
+/// Starts proxycfg and serves xDS on the gRPC port, if one is set.
+async fn serve_mesh(
+    config: &RuntimeConfig,
+    server: &Arc<Server>,
+    local: &LocalAgentImpl,
+    leaves: &Arc<crate::leaf::LeafCache>,
+) -> Result<(Vec<SocketAddr>, Vec<JoinHandle<()>>)> {
+    let Some(port) = config.ports.grpc else {
+        return Ok((Vec::new(), Vec::new()));
+    };
+    let inputs = crate::mesh::Inputs {
+        local: local.state.clone(),
+        leaves: leaves.clone(),
+    };
+    let settings = skein_proxycfg::Settings {
+        datacenter: config.datacenter.clone(),
+        default_allow: default_intention_allow(config),
+    };
+    let manager = Arc::new(skein_proxycfg::Manager::new(
+        Arc::new(inputs),
+        server.store().clone(),
+        settings,
+    ));
+    let source = Arc::new(crate::mesh::ProxyResources::new(manager));
+    let addrs: Vec<SocketAddr> = config
+        .addresses
+        .grpc
+        .iter()
+        .map(|ip| SocketAddr::new(*ip, port))
+        .collect();
+    crate::mesh::serve_ads(&addrs, source).await
+}
+
 async fn serve_dns(config: &RuntimeConfig, server: &Arc<Server>) -> Result<Option<DnsServer>> {
     let Some(port) = config.ports.dns else {
         return Ok(None);

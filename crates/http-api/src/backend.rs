@@ -117,6 +117,8 @@ pub struct AgentInfo {
     pub server_port: u16,
     /// LAN gossip port.
     pub serf_lan_port: u16,
+    /// Plaintext gRPC (xDS) port, -1 when disabled.
+    pub grpc_port: i32,
     /// Runs the server role.
     pub server: bool,
     /// skein's version.

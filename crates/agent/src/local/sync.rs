@@ -65,6 +65,11 @@ impl SyncSignal {
         ticket
     }
 
+    /// A watch of finished syncs (each local change is followed by one).
+    pub(crate) fn subscribe_done(&self) -> watch::Receiver<u64> {
+        self.done.subscribe()
+    }
+
     /// Waits until a sync that started after `ticket` was requested has
     /// finished (bounded, so an API call never hangs on a sick cluster).
     pub(crate) async fn wait(&self, ticket: u64) {

@@ -116,7 +116,7 @@ async fn agent_self(State(state): State<ApiState>, req: Req) -> Result<Response,
         "Member": self_member(&state),
         "Stats": stats,
         "Meta": {},
-        "xDS": { "SupportedProxies": { "envoy": ["1.40.0"] }, "Port": -1, "Ports": { "Plaintext": -1, "TLS": -1 } },
+        "xDS": { "SupportedProxies": { "envoy": ["1.40.0"] }, "Port": a.grpc_port, "Ports": { "Plaintext": a.grpc_port, "TLS": -1 } },
     })))
 }
 
