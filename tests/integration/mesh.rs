@@ -221,3 +221,139 @@ fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
         request(upstream).is_ok_and(|b| b == "api")
     });
 }
+
+/// Serial numbers as hex digits only (Envoy prints them bare, skein with
+/// colons), without leading zeros.
+fn bare_serial(s: &str) -> String {
+    let hex: String = s.chars().filter(char::is_ascii_hexdigit).collect();
+    hex.trim_start_matches('0').to_lowercase()
+}
+
+/// The serials of the leaves the sidecar's TLS contexts hold (a context
+/// of a listener still draining keeps the leaf it had).
+fn presented_serials(envoy: &Envoy) -> Vec<String> {
+    let certs: serde_json::Value = serde_json::from_str(&envoy.admin("/certs")).unwrap_or_default();
+    certs["certificates"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["cert_chain"][0]["serial_number"].as_str())
+        .map(bare_serial)
+        .collect()
+}
+
+/// The serial of the agent's current leaf for `service`.
+fn agent_serial(agent: &Agent, service: &str) -> String {
+    let leaf = get(&agent.url(&format!("/v1/agent/connect/ca/leaf/{service}"))).json();
+    bare_serial(leaf["SerialNumber"].as_str().unwrap_or_default())
+}
+
+#[test]
+fn a_critical_instance_leaves_the_endpoints_and_a_rotation_keeps_traffic_flowing() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::dev(&[]);
+    let (one, two) = (Backend::start("api-1"), Backend::start("api-2"));
+    let upstream = free_port();
+    register(
+        &agent,
+        with_sidecar("api", "api-1", one.port, free_port(), json!([])),
+    );
+    register(
+        &agent,
+        with_sidecar("api", "api-2", two.port, free_port(), json!([])),
+    );
+    let web_upstreams = json!([{"DestinationName": "api", "LocalBindPort": upstream}]);
+    register(
+        &agent,
+        with_sidecar("web", "web", free_port(), free_port(), web_upstreams),
+    );
+    let _api_one = Envoy::sidecar_for(&agent, "api-1", dir.path());
+    let _api_two = Envoy::sidecar_for(&agent, "api-2", dir.path());
+    let web = Envoy::sidecar_for(&agent, "web", dir.path());
+    let mut seen = std::collections::BTreeSet::new();
+    wait_until(
+        Duration::from_secs(30),
+        "web reaches both api instances",
+        || {
+            if let Ok(body) = request(upstream) {
+                seen.insert(body);
+            }
+            seen.len() == 2
+        },
+    );
+
+    // api-2's sidecar goes critical (maintenance): web's Envoy marks it
+    // unhealthy and every request lands on api-1.
+    let r = put(
+        &agent.url("/v1/agent/service/maintenance/api-2-sidecar-proxy?enable=true"),
+        "",
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(
+        Duration::from_secs(10),
+        "api-2 unhealthy in web's Envoy",
+        || {
+            web.admin("/clusters")
+                .lines()
+                .any(|l| l.contains("::health_flags::") && l.contains("failed_eds_health"))
+        },
+    );
+    for _ in 0..20 {
+        assert_eq!(request(upstream).as_deref(), Ok("api-1"));
+    }
+
+    // A root rotation: traffic keeps flowing, and the sidecars end up
+    // presenting leaves issued after it.
+    let before = agent_serial(&agent, "web");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut failed) = (0, Vec::new());
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                match request(upstream) {
+                    Ok(_) => ok += 1,
+                    Err(e) => failed.push(e),
+                }
+            }
+            (ok, failed)
+        })
+    };
+    let config =
+        json!({"Provider": "consul", "Config": {"PrivateKeyType": "ec", "PrivateKeyBits": 384}});
+    let r = put(
+        &agent.url("/v1/connect/ca/configuration"),
+        config.to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(
+        Duration::from_secs(20),
+        "web's sidecar presents a leaf of the new root",
+        || {
+            let now = agent_serial(&agent, "web");
+            now != before && presented_serials(&web).contains(&now)
+        },
+    );
+    wait_until(
+        Duration::from_secs(20),
+        "api-1's sidecar presents a leaf of the new root",
+        || presented_serials(&_api_one).contains(&agent_serial(&agent, "api")),
+    );
+    // Traffic after the rotation still flows end to end.
+    wait_until(
+        Duration::from_secs(5),
+        "a request after the rotation",
+        || request(upstream).is_ok(),
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (ok, failed) = load.join().unwrap();
+    println!(
+        "during the rotation: {ok} requests answered, {} failed",
+        failed.len()
+    );
+    assert!(ok > 0);
+    assert!(
+        failed.is_empty(),
+        "requests failed during the rotation: {failed:?}"
+    );
+}

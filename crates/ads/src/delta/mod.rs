@@ -8,9 +8,14 @@
 //!  1 CDS upserts ─► 2 EDS upserts ─► 3 LDS ± ─► 4 RDS ± ─► 5 CDS removals ─► 6 EDS removals
 //! ```
 //!
-//! A step waits while any type of an earlier step (or its own) awaits an
-//! ACK, so listeners and routes are held back until clusters and endpoints
-//! are ACKed. A NACK silences its type until the next snapshot.
+//! Each type has one response in flight at a time. Listeners and routes
+//! are held back while clusters or endpoints await an ACK, and removals of
+//! clusters wait for listeners and routes (which may still name them). When
+//! a cluster or listener is sent, its endpoints or route configurations are
+//! sent again right behind it: Envoy drops a child's state when its parent
+//! changes (envoy#13009), and a warming cluster or listener waits for them,
+//! so they must not wait for the parent's ACK. A NACK silences its type
+//! until the next snapshot.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,7 +25,7 @@ use envoy_types::pb::envoy::service::discovery::v3::{
 };
 use tracing::{debug, trace, warn};
 
-use crate::children::child_type;
+use crate::children::{child_type, children_of};
 use crate::{CLUSTER, ENDPOINT, LISTENER, ROUTE, ResourceSet, StreamError};
 
 mod type_state;
@@ -101,16 +106,35 @@ impl DeltaStream {
             &req.resource_names_unsubscribe,
         );
         state.subscribe(subscribe, unsubscribe, true);
-        self.refresh_children(type_url, &children);
+        // Children were already sent again with their parent.
+        drop(children);
     }
 
     /// Envoy drops a child's state when its parent changes (envoy#13009):
-    /// send those children again.
-    fn refresh_children(&mut self, type_url: &str, children: &[String]) {
+    /// send the children of the parents in `sent` again.
+    fn refresh_children(&mut self, sent: &DeltaDiscoveryResponse) {
+        let type_url = sent.type_url.as_str();
         let Some(child) = child_type(type_url).and_then(|t| self.types.get_mut(t)) else {
             return;
         };
-        children.iter().for_each(|name| child.refresh(name));
+        for r in &sent.resources {
+            if let Some(body) = &r.resource {
+                children_of(type_url, &r.name, body)
+                    .iter()
+                    .for_each(|name| child.refresh(name));
+            }
+        }
+    }
+
+    /// Whether `step` must wait for ACKs still outstanding.
+    fn blocked(&self, step: Step) -> bool {
+        let waits_for: &[&str] = match (step.type_url, step.upsert) {
+            (LISTENER | ROUTE, _) => &[CLUSTER, ENDPOINT],
+            (CLUSTER, false) => &[LISTENER, ROUTE],
+            (ENDPOINT, false) => &[CLUSTER],
+            _ => &[],
+        };
+        self.in_flight(step.type_url) || waits_for.iter().any(|t| self.in_flight(t))
     }
 
     /// Computes what may be sent now, in order.
@@ -119,11 +143,14 @@ impl DeltaStream {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (i, step) in ORDER.iter().enumerate() {
-            if ORDER[..=i].iter().any(|s| self.in_flight(s.type_url)) {
-                break;
+        for step in ORDER {
+            if self.blocked(step) {
+                continue;
             }
-            out.extend(self.respond(&snapshot, *step));
+            if let Some(sent) = self.respond(&snapshot, step) {
+                self.refresh_children(&sent);
+                out.push(sent);
+            }
         }
         let others: Vec<String> = self.types.keys().filter(|t| !known(t)).cloned().collect();
         for type_url in others {

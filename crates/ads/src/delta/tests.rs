@@ -270,16 +270,23 @@ fn ordering_holds_lds_and_rds_until_cds_and_eds_are_acked() {
         .endpoints("c", 1)
         .listener("l", "r", 2)
         .route("r", 2);
-    assert_eq!(t.snapshot(all), [("CDS", s(&["a", "c"]), s(&[]))]);
-    // Envoy subscribes to the new cluster's endpoints before ACKing.
+    // The changed cluster's endpoints follow it at once: a warming
+    // cluster waits for them before Envoy ACKs it.
     assert_eq!(
-        t.request(sub(ENDPOINT, &["c"])),
-        [],
-        "EDS waits for the CDS ACK"
+        t.snapshot(all),
+        [("CDS", s(&["a", "c"]), s(&[])), ("EDS", s(&["a"]), s(&[]))]
     );
-    assert_eq!(t.ack(), [("EDS", s(&["a", "c"]), s(&[]))]);
-    assert_eq!(t.ack(), [("LDS", s(&["l"]), s(&[]))]);
-    assert_eq!(t.ack(), [("RDS", s(&["r"]), s(&[]))]);
+    // Envoy subscribes to the new cluster's endpoints before ACKing; EDS
+    // has one response in flight, so they wait for its ACK.
+    assert_eq!(t.request(sub(ENDPOINT, &["c"])), []);
+    assert_eq!(t.ack(), [], "LDS still held: EDS awaits its ACK");
+    assert_eq!(t.ack(), [("EDS", s(&["c"]), s(&[]))]);
+    assert_eq!(
+        t.ack(),
+        [("LDS", s(&["l"]), s(&[])), ("RDS", s(&["r"]), s(&[]))],
+        "listeners once clusters and endpoints are ACKed, routes right behind"
+    );
+    assert_eq!(t.ack(), []);
     assert_eq!(t.ack(), []);
 }
 
@@ -307,7 +314,10 @@ fn listener_waits_while_endpoints_are_in_flight() {
     );
     let next = base().endpoints("a", 2).listener("l", "r", 2);
     assert_eq!(t.snapshot(next), [], "LDS held while EDS awaits its ACK");
-    assert_eq!(t.ack(), [("LDS", s(&["l"]), s(&[]))]);
+    assert_eq!(
+        t.ack(),
+        [("LDS", s(&["l"]), s(&[])), ("RDS", s(&["r"]), s(&[]))]
+    );
 }
 
 #[test]
@@ -315,19 +325,21 @@ fn nack_does_not_loop() {
     let mut t = steady();
     assert_eq!(
         t.snapshot(base().cluster("a", 2)),
-        [("CDS", s(&["a"]), s(&[]))]
+        [("CDS", s(&["a"]), s(&[])), ("EDS", s(&["a"]), s(&[]))]
     );
     assert_eq!(t.nack(), [], "no resend after a NACK");
+    assert_eq!(t.ack(), [], "CDS stays quiet on other traffic");
     assert_eq!(
         t.request(sub(ENDPOINT, &["a"])),
-        [("EDS", s(&["a"]), s(&[]))]
+        [("EDS", s(&["a"]), s(&[]))],
+        "a resubscription is answered"
     );
-    assert_eq!(t.ack(), [], "CDS stays quiet on other traffic");
+    assert_eq!(t.ack(), []);
     assert_eq!(t.request(req(CLUSTER)), []);
     let next = base().cluster("a", 3);
     assert_eq!(
         t.snapshot(next),
-        [("CDS", s(&["a"]), s(&[]))],
+        [("CDS", s(&["a"]), s(&[])), ("EDS", s(&["a"]), s(&[]))],
         "a new snapshot resends"
     );
 }
@@ -373,13 +385,10 @@ fn cluster_change_resends_its_endpoints() {
     let mut t = steady();
     assert_eq!(
         t.snapshot(base().cluster("a", 2)),
-        [("CDS", s(&["a"]), s(&[]))]
+        [("CDS", s(&["a"]), s(&[])), ("EDS", s(&["a"]), s(&[]))],
+        "unchanged CLA sent again right behind its cluster"
     );
-    assert_eq!(
-        t.ack(),
-        [("EDS", s(&["a"]), s(&[]))],
-        "unchanged CLA sent again"
-    );
+    assert_eq!(t.ack(), []);
     assert_eq!(t.ack(), []);
 }
 
@@ -388,13 +397,10 @@ fn listener_change_resends_its_routes() {
     let mut t = steady();
     assert_eq!(
         t.snapshot(base().listener("l", "r", 2)),
-        [("LDS", s(&["l"]), s(&[]))]
+        [("LDS", s(&["l"]), s(&[])), ("RDS", s(&["r"]), s(&[]))],
+        "unchanged route sent again right behind its listener"
     );
-    assert_eq!(
-        t.ack(),
-        [("RDS", s(&["r"]), s(&[]))],
-        "unchanged route sent again"
-    );
+    assert_eq!(t.ack(), []);
     assert_eq!(t.ack(), []);
 }
 
@@ -446,8 +452,8 @@ fn protocol_errors() {
 fn stale_ack_is_ignored() {
     let mut t = steady();
     assert_eq!(
-        t.snapshot(base().cluster("a", 2)),
-        [("CDS", s(&["a"]), s(&[]))]
+        t.snapshot(base().cluster("a", 2).listener("l", "r", 2)),
+        [("CDS", s(&["a"]), s(&[])), ("EDS", s(&["a"]), s(&[]))]
     );
     let mut old = ack(&t.last[0]);
     old.response_nonce = "00000001".into();
@@ -457,7 +463,11 @@ fn stale_ack_is_ignored() {
         [],
         "an old nonce does not ACK the new response"
     );
-    assert_eq!(t.ack(), [("EDS", s(&["a"]), s(&[]))]);
+    assert_eq!(t.ack(), [], "EDS still in flight");
+    assert_eq!(
+        t.ack(),
+        [("LDS", s(&["l"]), s(&[])), ("RDS", s(&["r"]), s(&[]))]
+    );
 }
 
 #[test]

@@ -107,9 +107,15 @@ impl SotwStream {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (i, type_url) in ORDER.iter().enumerate() {
-            if ORDER[..=i].iter().any(|t| self.in_flight(t)) {
-                break;
+        for type_url in ORDER {
+            // Endpoints do not wait for clusters (a warming cluster needs
+            // them); listeners and routes wait for both.
+            let waits_for: &[&str] = match type_url {
+                LISTENER | ROUTE => &[CLUSTER, ENDPOINT],
+                _ => &[],
+            };
+            if self.in_flight(type_url) || waits_for.iter().any(|t| self.in_flight(t)) {
+                continue;
             }
             out.extend(self.respond(&snapshot, type_url));
         }

@@ -109,10 +109,16 @@ fn explicit_names_and_ordering() {
     let cds = one(s.on_snapshot(base().build()), CLUSTER);
     let out = s.on_request(req(LISTENER, &[])).expect("ok");
     assert!(out.is_empty(), "LDS waits for the CDS ACK");
-    let out = s.on_request(req(ENDPOINT, &["a"])).expect("ok");
-    assert!(out.is_empty(), "EDS waits for the CDS ACK");
-    let eds = one(s.on_request(ack(&cds, &[])).expect("ok"), ENDPOINT);
+    // A warming cluster needs its endpoints before Envoy ACKs it.
+    let eds = one(s.on_request(req(ENDPOINT, &["a"])).expect("ok"), ENDPOINT);
     assert_eq!(names(&eds), ["a"]);
+    assert!(
+        s.on_request(ack(&cds, &[])).expect("ok").is_empty(),
+        "LDS still waits for the EDS ACK"
+    );
+    // The CDS ACK asks for the endpoints again (their cluster changed);
+    // listeners follow once that is ACKed too.
+    let eds = one(s.on_request(ack(&eds, &["a"])).expect("ok"), ENDPOINT);
     let lds = one(s.on_request(ack(&eds, &["a"])).expect("ok"), LISTENER);
     assert_eq!(names(&lds), ["l"]);
     assert!(s.on_request(ack(&lds, &[])).expect("ok").is_empty());
