@@ -70,12 +70,23 @@ impl Agent {
 
     /// `skein agent -server -bootstrap -data-dir=DIR` on the given ports.
     pub(crate) fn server(data_dir: &Path, http_port: u16, server_port: u16) -> Agent {
-        let args = vec![
+        Agent::server_with(data_dir, http_port, server_port, &[])
+    }
+
+    /// [`Agent::server`] with more flags.
+    pub(crate) fn server_with(
+        data_dir: &Path,
+        http_port: u16,
+        server_port: u16,
+        extra: &[String],
+    ) -> Agent {
+        let mut args = vec![
             "-server".to_owned(),
             "-bootstrap".to_owned(),
             format!("-data-dir={}", data_dir.display()),
             format!("-server-port={server_port}"),
         ];
+        args.extend_from_slice(extra);
         Agent::start(&args, data_dir, http_port, None)
     }
 

@@ -357,3 +357,60 @@ fn a_critical_instance_leaves_the_endpoints_and_a_rotation_keeps_traffic_flowing
         "requests failed during the rotation: {failed:?}"
     );
 }
+
+#[test]
+fn envoys_keep_their_configuration_through_an_agent_restart_and_reconnect() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("agent");
+    std::fs::create_dir_all(&data).unwrap();
+    let (http, rpc, grpc) = (free_port(), free_port(), free_port());
+    let extra = [format!("-grpc-port={grpc}")];
+    let agent = Agent::server_with(&data, http, rpc, &extra);
+    let api = Backend::start("api");
+    let upstream = free_port();
+    register(
+        &agent,
+        with_sidecar("api", "api", api.port, free_port(), json!([])),
+    );
+    let web_upstreams = json!([{"DestinationName": "api", "LocalBindPort": upstream}]);
+    register(
+        &agent,
+        with_sidecar("web", "web", free_port(), free_port(), web_upstreams),
+    );
+    let _api_envoy = Envoy::sidecar_for(&agent, "api", dir.path());
+    let web_envoy = Envoy::sidecar_for(&agent, "web", dir.path());
+    wait_until(Duration::from_secs(30), "web reaches api", || {
+        request(upstream).is_ok_and(|b| b == "api")
+    });
+
+    // While the agent is down the Envoys keep what they were given.
+    agent.kill9();
+    wait_until(
+        Duration::from_secs(10),
+        "web's Envoy sees the agent gone",
+        || web_envoy.stat("control_plane.connected_state") == 0,
+    );
+    for _ in 0..10 {
+        assert_eq!(
+            request(upstream).as_deref(),
+            Ok("api"),
+            "during the restart"
+        );
+    }
+
+    // The agent comes back with its state; the Envoys reconnect, and a
+    // change made afterwards reaches them.
+    let agent = Agent::server_with(&data, http, rpc, &extra);
+    wait_until(Duration::from_secs(30), "web's Envoy reconnected", || {
+        web_envoy.stat("control_plane.connected_state") == 1
+    });
+    assert_eq!(request(upstream).as_deref(), Ok("api"));
+    let exact = "/v1/connect/intentions/exact?source=web&destination=api";
+    let r = put(&agent.url(exact), r#"{"Action": "deny"}"#);
+    assert_eq!(r.status, 200, "{}", r.body);
+    wait_until(
+        Duration::from_secs(10),
+        "the deny enforced after the restart",
+        || request(upstream).is_err(),
+    );
+}
