@@ -159,6 +159,11 @@ fn with_sidecar(
 fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
     let dir = tempfile::tempdir().unwrap();
     let agent = Agent::dev(&[]);
+    let access_log = dir.path().join("access.log");
+    let defaults = json!({"Kind": "proxy-defaults", "Name": "global",
+                          "AccessLogs": {"Enabled": true, "Type": "file", "Path": access_log}});
+    let r = put(&agent.url("/v1/config"), defaults.to_string());
+    assert_eq!(r.status, 200, "{}", r.body);
     let api = Backend::start("api");
     let upstream = free_port();
     register(
@@ -202,6 +207,12 @@ fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
         .sum::<u64>();
     assert!(handshakes > 0, "the public listener terminated TLS");
     assert!(api_envoy.stat("connect_authz.rbac.allowed") > 0);
+    // proxy-defaults turned access logs on: both hops are logged.
+    wait_until(Duration::from_secs(10), "access log lines", || {
+        std::fs::read_to_string(&access_log).is_ok_and(|l| {
+            l.contains("\"upstream_cluster\":\"local_app\"") && l.contains(".internal.")
+        })
+    });
 
     // A deny intention makes api's sidecar refuse web within a second.
     let exact = "/v1/connect/intentions/exact?source=web&destination=api";

@@ -65,6 +65,10 @@ pub fn build(
         roots: root_pems(&ca.roots),
         intentions: intentions(&entries, &destination),
         default_allow: settings.default_allow,
+        access_logs: set
+            .proxy_defaults()
+            .map(|p| p.access_logs.clone())
+            .unwrap_or_default(),
         upstreams,
         endpoints,
         destination,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use skein_chain::CompiledDiscoveryChain;
+use skein_config_entry::AccessLogsConfig;
 use skein_intention::Intention;
 
 /// What kind of proxy a snapshot is for.
@@ -56,6 +57,8 @@ pub struct ProxySnapshot {
     pub intentions: Vec<Intention>,
     /// What traffic no intention matches gets: allowed or denied.
     pub default_allow: bool,
+    /// `AccessLogs` of `proxy-defaults` (off by default).
+    pub access_logs: AccessLogsConfig,
     /// Explicit upstreams, in registration order.
     pub upstreams: Vec<UpstreamSnapshot>,
     /// Endpoints of every chain target, by target ID

@@ -4,6 +4,9 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A proxy setting cannot be expressed as Envoy configuration.
+    #[error("{0}")]
+    Invalid(String),
     /// A discovery chain names a node it does not contain.
     #[error("upstream {upstream:?}: discovery chain has no node {node:?}")]
     MissingNode {

@@ -1,6 +1,7 @@
 //! Envoy resources from a proxy snapshot: [`build`] and one module per
 //! resource type.
 
+mod access_log;
 mod clusters;
 mod config;
 mod endpoints;

@@ -44,6 +44,7 @@ fn base(protocol: &str) -> ProxySnapshot {
         roots: vec![ROOT1.into()],
         intentions: Vec::new(),
         default_allow: true,
+        access_logs: Default::default(),
         upstreams: Vec::new(),
         endpoints: BTreeMap::new(),
     }
@@ -132,6 +133,22 @@ pub(crate) fn l4_default() -> ProxySnapshot {
         "db.default.default.dc1".into(),
         vec![healthy("node-b", "10.0.0.2"), healthy("node-a", "10.0.0.1")],
     );
+    s
+}
+
+/// Access logs from proxy-defaults: a file with Consul's default JSON
+/// format on every filter, none on the listeners themselves; and an HTTP
+/// upstream logging to stdout in a text format is covered by the same
+/// code path.
+pub(crate) fn access_logs() -> ProxySnapshot {
+    let mut s = l4_default();
+    s.access_logs = skein_config_entry::AccessLogsConfig {
+        enabled: true,
+        disable_listener_logs: true,
+        r#type: "file".into(),
+        path: "/dev/null".into(),
+        ..Default::default()
+    };
     s
 }
 

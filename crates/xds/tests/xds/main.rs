@@ -36,6 +36,7 @@ golden_cases!(
     http_splitter,
     http_l7_intentions,
     grpc_upstream,
+    access_logs,
 );
 
 /// Envoy 1.40 accepts the resources of these cases, with no deprecation
@@ -63,6 +64,7 @@ envoy_cases!(
     http_splitter,
     http_l7_intentions,
     grpc_upstream,
+    access_logs,
 );
 
 /// The harness is not vacuous: a route to a cluster that does not exist

@@ -15,6 +15,8 @@
 //! - `Any` is decoded (for the type URLs in [`decode_any`]) and rendered
 //!   with an `"@type"` key first.
 
+use envoy_types::pb::envoy::extensions::access_loggers::file::v3::FileAccessLog;
+use envoy_types::pb::envoy::extensions::access_loggers::stream::v3::StdoutAccessLog;
 use std::fmt::Write as _;
 
 use envoy_types::pb::envoy::config::cluster::v3::Cluster;
@@ -111,6 +113,8 @@ pub(crate) fn decode_any(any: &Any) -> String {
         UpstreamTlsContext,
         HttpProtocolOptions,
         ClusterConfig,
+        FileAccessLog,
+        StdoutAccessLog,
     );
     panic!(
         "render: no decoder for {}; add it to decode_any",

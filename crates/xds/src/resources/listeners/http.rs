@@ -1,5 +1,6 @@
 //! The HTTP connection manager shared by public and upstream listeners.
 
+use envoy_types::pb::envoy::config::accesslog::v3::AccessLog;
 use envoy_types::pb::envoy::config::core::v3::Http2ProtocolOptions;
 use envoy_types::pb::envoy::config::listener::v3::Filter;
 use envoy_types::pb::envoy::config::route::v3::{
@@ -56,6 +57,8 @@ pub(crate) struct HcmOptions {
     pub(crate) authz: Option<HttpFilter>,
     /// Append the client certificate to `x-forwarded-client-cert`.
     pub(crate) forward_client_cert: bool,
+    /// Access loggers.
+    pub(crate) access_log: Vec<AccessLog>,
 }
 
 /// `envoy.filters.network.http_connection_manager`.
@@ -64,6 +67,7 @@ pub(crate) fn connection_manager(opts: HcmOptions) -> Filter {
         stat_prefix: opts.stat_prefix.clone(),
         codec_type: hcm::CodecType::Auto as i32,
         http_filters: http_filters(&opts),
+        access_log: opts.access_log.clone(),
         tracing: Some(hcm::Tracing {
             random_sampling: Some(Percent { value: 0.0 }),
             ..hcm::Tracing::default()

@@ -6,14 +6,15 @@ use envoy_types::pb::envoy::config::core::v3::TrafficDirection;
 use envoy_types::pb::envoy::config::listener::v3::{Filter, FilterChain, Listener};
 use skein_proxycfg::UpstreamSnapshot;
 
+use super::Logs;
 use super::http::{self, HcmOptions, RouteSpec};
 use crate::error::Result;
 use crate::resources::{config, names, plan, proto};
 
 /// `<envoy_id>:<addr>:<port>`, outbound.
-pub(crate) fn listener(u: &UpstreamSnapshot) -> Result<Listener> {
+pub(crate) fn listener(u: &UpstreamSnapshot, logs: &Logs) -> Result<Listener> {
     let chain = FilterChain {
-        filters: vec![filter(u)?],
+        filters: vec![filter(u, logs)?],
         ..FilterChain::default()
     };
     Ok(Listener {
@@ -24,15 +25,20 @@ pub(crate) fn listener(u: &UpstreamSnapshot) -> Result<Listener> {
         )),
         traffic_direction: TrafficDirection::Outbound as i32,
         filter_chains: vec![chain],
+        access_log: logs.listeners.clone(),
         ..Listener::default()
     })
 }
 
-fn filter(u: &UpstreamSnapshot) -> Result<Filter> {
+fn filter(u: &UpstreamSnapshot, logs: &Logs) -> Result<Filter> {
     let protocol = config::upstream_protocol(u);
     let stat_prefix = names::upstream_stat_prefix(&u.chain);
     if !protocol.is_http_like() {
-        return Ok(super::tcp_proxy(&stat_prefix, &plan::start_cluster(u)?));
+        return Ok(super::tcp_proxy(
+            &stat_prefix,
+            &plan::start_cluster(u)?,
+            logs,
+        ));
     }
     let route = if config::uses_rds(u) {
         RouteSpec::Rds {
@@ -53,5 +59,6 @@ fn filter(u: &UpstreamSnapshot) -> Result<Filter> {
         protocol,
         authz: None,
         forward_client_cert: false,
+        access_log: logs.filters.clone(),
     }))
 }

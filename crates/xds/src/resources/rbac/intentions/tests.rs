@@ -25,6 +25,7 @@ fn snapshot(default_allow: bool, intentions: Vec<Intention>) -> ProxySnapshot {
         roots: Vec::new(),
         intentions,
         default_allow,
+        access_logs: Default::default(),
         upstreams: Vec::new(),
         endpoints: Default::default(),
     }
