@@ -21,3 +21,4 @@ mod health_flow;
 mod jepsen;
 mod locks;
 mod mesh;
+mod mesh_l7;

@@ -28,7 +28,8 @@ pub(crate) fn envoy_binary() -> PathBuf {
     path
 }
 
-/// An HTTP/1.1 server that answers every request with its `name`.
+/// An HTTP/1.1 server that answers every request with its `name`; under
+/// `/flaky` every other request fails with 503 (to exercise retries).
 pub(crate) struct Backend {
     pub(crate) port: u16,
 }
@@ -37,16 +38,18 @@ impl Backend {
     pub(crate) fn start(name: &'static str) -> Backend {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
+        let flaky = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
-                std::thread::spawn(move || answer(conn, name));
+                let flaky = flaky.clone();
+                std::thread::spawn(move || answer(conn, name, &flaky));
             }
         });
         Backend { port }
     }
 }
 
-fn answer(mut conn: TcpStream, name: &str) {
+fn answer(mut conn: TcpStream, name: &str, flaky: &std::sync::atomic::AtomicU64) {
     let mut buf = [0u8; 4096];
     let mut seen = Vec::new();
     while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -55,26 +58,50 @@ fn answer(mut conn: TcpStream, name: &str) {
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
     }
+    let head = String::from_utf8_lossy(&seen);
+    let path = head.split_whitespace().nth(1).unwrap_or("/");
+    let fail = path.starts_with("/flaky")
+        && flaky.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0;
+    let status = if fail {
+        "503 Service Unavailable"
+    } else {
+        "200 OK"
+    };
     let reply = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{name}",
         name.len()
     );
     let _ = conn.write_all(reply.as_bytes());
 }
 
-/// One request through `port` on loopback: the body, or why there is none.
-pub(crate) fn request(port: u16) -> Result<String, String> {
+/// One HTTP request through `port` on loopback: status and body.
+pub(crate) fn http(port: u16, method: &str, path: &str) -> Result<(u16, String), String> {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let mut conn =
         TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     conn.set_read_timeout(Some(Duration::from_secs(3))).ok();
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-        .map_err(|e| e.to_string())?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut out = String::new();
     conn.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    match out.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
-        _ => Err(format!("no answer: {out:?}")),
+    let (head, body) = out
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("no answer: {out:?}"))?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status: {out:?}"))?;
+    Ok((status, body.to_owned()))
+}
+
+/// `GET /` through `port`: the body of a 200, or why there is none.
+pub(crate) fn request(port: u16) -> Result<String, String> {
+    match http(port, "GET", "/")? {
+        (200, body) => Ok(body),
+        other => Err(format!("answer {other:?}")),
     }
 }
 
@@ -131,14 +158,14 @@ impl Drop for Envoy {
     }
 }
 
-fn register(agent: &Agent, body: serde_json::Value) {
+pub(crate) fn register(agent: &Agent, body: serde_json::Value) {
     let r = put(&agent.url("/v1/agent/service/register"), body.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// `name` on `port` with a sidecar on `sidecar` (checked over TCP every
 /// second) and the given upstreams.
-fn with_sidecar(
+pub(crate) fn with_sidecar(
     name: &str,
     id: &str,
     port: u16,
