@@ -332,6 +332,40 @@ pub(crate) fn http_splitter() -> ProxySnapshot {
     s
 }
 
+/// An HTTP upstream whose resolver redirects to another service, balanced
+/// by a ring hash over a header and the source IP, with a connect timeout.
+pub(crate) fn http_redirect_ring_hash() -> ProxySnapshot {
+    let mut s = base("http");
+    let redirect = json!({
+        "Kind": "service-resolver", "Name": "api",
+        "Redirect": {"Service": "api-next"}
+    });
+    let next = json!({
+        "Kind": "service-resolver", "Name": "api-next",
+        "ConnectTimeout": "3s",
+        "LoadBalancer": {
+            "Policy": "ring_hash",
+            "RingHashConfig": {"MinimumRingSize": 1024, "MaximumRingSize": 8192},
+            "HashPolicies": [
+                {"Field": "header", "FieldValue": "x-user-id", "Terminal": true},
+                {"SourceIP": true}
+            ]
+        }
+    });
+    let bodies = [
+        protocol("api", "http"),
+        protocol("api-next", "http"),
+        redirect,
+        next,
+    ];
+    s.upstreams = vec![upstream("api", "dc1", 9191, json!({}), &bodies)];
+    s.endpoints.insert(
+        "api-next.default.default.dc1".into(),
+        vec![healthy("node-a", "10.0.0.1"), healthy("node-b", "10.0.0.2")],
+    );
+    s
+}
+
 /// HTTP service, default deny, L7 intentions with path, header and method
 /// permissions, plus L4 allow `*` and deny `evil`.
 pub(crate) fn http_l7_intentions() -> ProxySnapshot {

@@ -37,6 +37,7 @@ golden_cases!(
     http_l7_intentions,
     grpc_upstream,
     access_logs,
+    http_redirect_ring_hash,
 );
 
 /// Envoy 1.40 accepts the resources of these cases, with no deprecation
@@ -65,6 +66,7 @@ envoy_cases!(
     http_l7_intentions,
     grpc_upstream,
     access_logs,
+    http_redirect_ring_hash,
 );
 
 /// The harness is not vacuous: a route to a cluster that does not exist
