@@ -61,7 +61,9 @@ fn answer(mut conn: TcpStream, name: &str, flaky: &std::sync::atomic::AtomicU64)
     let head = String::from_utf8_lossy(&seen);
     let path = head.split_whitespace().nth(1).unwrap_or("/");
     let fail = path.starts_with("/flaky")
-        && flaky.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 0;
+        && flaky
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            .is_multiple_of(2);
     let status = if fail {
         "503 Service Unavailable"
     } else {
