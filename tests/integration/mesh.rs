@@ -243,13 +243,20 @@ fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
         })
     });
 
-    // A deny intention makes api's sidecar refuse web within a second.
+    // A deny intention makes api's sidecar refuse web (how fast is printed;
+    // the figure on an idle machine is in docs/benchmarks.md, timing is not
+    // asserted here).
     let exact = "/v1/connect/intentions/exact?source=web&destination=api";
     let r = put(&agent.url(exact), r#"{"Action": "deny"}"#);
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_until(Duration::from_secs(1), "the deny enforced", || {
+    let written = std::time::Instant::now();
+    wait_until(Duration::from_secs(10), "the deny enforced", || {
         request(upstream).is_err()
     });
+    println!(
+        "deny intention enforced {:?} after the write",
+        written.elapsed()
+    );
     assert!(
         api_envoy.stat("connect_authz.rbac.denied") > 0,
         "{}",
@@ -257,7 +264,7 @@ fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
     );
     // Removing it lets web through again.
     assert_eq!(delete(&agent.url(exact)).status, 200);
-    wait_until(Duration::from_secs(1), "allowed again", || {
+    wait_until(Duration::from_secs(10), "allowed again", || {
         request(upstream).is_ok_and(|b| b == "api")
     });
 }
