@@ -10,13 +10,14 @@ mod kv;
 mod load;
 mod report;
 mod servers;
+mod xds;
 
 use anyhow::{Result, bail};
 
 use crate::proc::{cargo, run_step};
 
 /// The benchmarks, for messages.
-const AVAILABLE: &str = "kv, catalog, dns";
+const AVAILABLE: &str = "kv, catalog, dns, ca, xds";
 
 /// Dispatches `bench <name> [options]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -39,6 +40,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some((name, rest)) if name == "catalog" => catalog::run(&catalog::Options::parse(rest)?),
         Some((name, rest)) if name == "dns" => dns::run(&dns::Options::parse(rest)?),
         Some((name, rest)) if name == "ca" => ca::run(&ca::Options::parse(rest)?),
+        Some((name, rest)) if name == "xds" => xds::run(&xds::Options::parse(rest)?),
         Some((name, _)) => bail!("unknown benchmark {name:?} (available: {AVAILABLE})"),
         None => bail!("which benchmark? (available: {AVAILABLE})"),
     }

@@ -8,6 +8,7 @@
 //! - `bench catalog`: registrations, memory and health reads at scale.
 //! - `bench dns`: skein's DNS interface vs dnsmasq under dnsperf.
 //! - `bench ca`: Connect CA leaf signing and root rotation on one agent.
+//! - `bench xds`: a catalog change reaching N delta-xDS clients; the sidecars' added latency.
 //! - `fuzz dns`: the DNS fuzz target with many cases (by hand, never in CI).
 //! - `jepsen`: the fault-injection linearizability test with a long load phase.
 #![allow(clippy::print_stdout)]
@@ -48,6 +49,12 @@ usage: cargo xtask <verb> [options]
   bench ca [--leaves 1000] [--skein-bin PATH]
         leaf signings per second (in process and through a dev agent) and the time a
         root rotation takes to reach every leaf the agent cached
+  bench xds [--proxies 1000] [--services 1000] [--flips 5] [--quick] [--rate 200]
+            [--seconds 10] [--no-envoy] [--envoy PATH] [--log-level info]
+            [--csr-max-per-second N] [--idle-seconds 1] [--keep-logs] [--skein-bin PATH]
+        N delta-xDS clients on one `agent -dev`: initial convergence, then the time until
+        every affected client holds a flipped instance health (p50/p99), agent CPU and RSS;
+        then the latency two Envoy sidecars add at a fixed request rate (--quick: N=M=100)
   fuzz dns [--cases 100000]
         the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release
   jepsen [--seconds 300]

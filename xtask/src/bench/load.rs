@@ -27,13 +27,15 @@ impl Phase {
 
     /// The `p`-th percentile latency in milliseconds (nearest rank), 0 if nothing succeeded.
     pub(crate) fn percentile_ms(&self, p: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return 0.0;
-        }
-        let rank = (p / 100.0 * self.latencies.len() as f64).ceil() as usize;
-        let index = rank.clamp(1, self.latencies.len()) - 1;
-        self.latencies[index].as_secs_f64() * 1000.0
+        percentile(&self.latencies, p).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
+}
+
+/// The `p`-th percentile of `sorted` (nearest rank), `None` if it is empty.
+pub(crate) fn percentile<T: Copy>(sorted: &[T], p: f64) -> Option<T> {
+    let rank = (p / 100.0 * sorted.len() as f64).ceil() as usize;
+    let index = rank.clamp(1, sorted.len().max(1)) - 1;
+    sorted.get(index).copied()
 }
 
 struct ClientResult {

@@ -59,6 +59,11 @@ impl Server {
     pub(crate) fn log_tail(&self) -> String {
         log_tail(&self.log, 30)
     }
+
+    /// The first address under `key` (such as `grpc`) in skein's ready line, once printed.
+    pub(crate) fn ready_addr(&self, key: &str) -> Option<SocketAddr> {
+        ready_line_addr(&self.log, key)
+    }
 }
 
 /// How to launch one system.
@@ -214,7 +219,7 @@ fn spawn_only(system: System, dir: &Path, mut launch: Launch) -> Result<Server> 
 }
 
 /// `n` distinct free TCP ports on 127.0.0.1 (held together while picking, then released).
-fn free_ports(n: usize) -> Result<Vec<u16>> {
+pub(crate) fn free_ports(n: usize) -> Result<Vec<u16>> {
     let listeners = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<std::io::Result<Vec<_>>>()?;
@@ -365,7 +370,7 @@ fn wait_ready(server: &mut Server, dns: bool) -> Result<()> {
             if !dns {
                 return Ok(());
             }
-            server.dns = ready_line_dns(&server.log);
+            server.dns = ready_line_addr(&server.log, "dns");
             if server.dns.is_some() {
                 return Ok(());
             }
@@ -374,14 +379,14 @@ fn wait_ready(server: &mut Server, dns: bool) -> Result<()> {
     }
 }
 
-/// The first DNS address in skein's JSON ready line (`{"ready":true,...,"dns":["ADDR"]}`,
-/// printed on stdout, which goes to the log).
-fn ready_line_dns(log: &Path) -> Option<SocketAddr> {
+/// The first address under `key` (`dns`, `grpc`, `http`) in skein's JSON ready line
+/// (`{"ready":true,...,"dns":["ADDR"]}`, printed on stdout, which goes to the log).
+fn ready_line_addr(log: &Path, key: &str) -> Option<SocketAddr> {
     let text = std::fs::read_to_string(log).ok()?;
     text.lines()
         .filter(|l| l.starts_with('{'))
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["ready"] == true)?["dns"][0]
+        .find(|v| v["ready"] == true)?[key][0]
         .as_str()?
         .parse()
         .ok()
