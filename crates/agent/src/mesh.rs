@@ -37,7 +37,7 @@ pub(crate) struct Inputs {
 
 impl AgentInputs for Inputs {
     fn local_service(&self, id: &str) -> Option<ServiceInstance> {
-        self.local.services().into_iter().find(|s| s.id == id)
+        self.local.service(id)
     }
 
     fn local_changed(&self) -> BoxFuture<'static, ()> {

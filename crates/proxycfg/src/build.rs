@@ -2,7 +2,8 @@
 //! registration, the CA, the intentions, the discovery chains of its
 //! upstreams and the endpoints of every chain target.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
 
 use serde_json::{Map, Value};
 use skein_chain::{CompileRequest, CompiledDiscoveryChain, DiscoveryTarget, EntrySet};
@@ -25,6 +26,36 @@ pub struct Settings {
     pub default_allow: bool,
 }
 
+/// Endpoints of chain targets computed at one catalog index, shared by
+/// every proxy that rebuilds after the same change (many proxies have the
+/// same upstreams).
+#[derive(Debug, Default)]
+pub struct EndpointCache {
+    inner: Mutex<(u64, HashMap<String, Vec<Endpoint>>)>,
+}
+
+// === impl EndpointCache ===
+
+impl EndpointCache {
+    /// The endpoints of `target`, computed once per catalog index.
+    fn get(&self, store: &Store, target: &DiscoveryTarget) -> Vec<Endpoint> {
+        let key = format!(
+            "{}|{}|{}",
+            target.service, target.subset.filter, target.subset.only_passing
+        );
+        let index = store.catalog_index();
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.0 != index {
+            *inner = (index, HashMap::new());
+        }
+        inner
+            .1
+            .entry(key)
+            .or_insert_with(|| target_endpoints(store, target))
+            .clone()
+    }
+}
+
 /// The snapshot of `proxy` (a `connect-proxy` registration of this agent)
 /// with `leaf` as its certificate, from the state in `store`.
 pub fn build(
@@ -32,6 +63,17 @@ pub fn build(
     proxy: &ServiceInstance,
     leaf: LeafCert,
     settings: &Settings,
+) -> Result<ProxySnapshot> {
+    build_cached(store, proxy, leaf, settings, &EndpointCache::default())
+}
+
+/// [`build`], with target endpoints shared through `cache`.
+pub fn build_cached(
+    store: &Store,
+    proxy: &ServiceInstance,
+    leaf: LeafCert,
+    settings: &Settings,
+    cache: &EndpointCache,
 ) -> Result<ProxySnapshot> {
     if proxy.kind != "connect-proxy" {
         return Err(Error::NotAProxy(proxy.id.clone()));
@@ -47,7 +89,7 @@ pub fn build(
     let trust_domain = ca.trust_domain();
     let config = merged_config(&set, &spec);
     let upstreams = upstreams(&spec, &set, &settings.datacenter, &trust_domain)?;
-    let endpoints = endpoints(store, &upstreams);
+    let endpoints = endpoints(store, &upstreams, cache);
     Ok(ProxySnapshot {
         kind: ProxyKind::ConnectProxy,
         proxy_id: proxy.id.clone(),
@@ -237,11 +279,15 @@ fn upstream(
 }
 
 /// Endpoints of every target of every upstream chain.
-fn endpoints(store: &Store, upstreams: &[UpstreamSnapshot]) -> BTreeMap<String, Vec<Endpoint>> {
+fn endpoints(
+    store: &Store,
+    upstreams: &[UpstreamSnapshot],
+    cache: &EndpointCache,
+) -> BTreeMap<String, Vec<Endpoint>> {
     upstreams
         .iter()
         .flat_map(|u| u.chain.targets.values())
-        .map(|t| (t.id.clone(), target_endpoints(store, t)))
+        .map(|t| (t.id.clone(), cache.get(store, t)))
         .collect()
 }
 
@@ -472,6 +518,24 @@ mod tests {
             ]
         );
         assert_eq!((eps[0].address.as_str(), eps[0].port), ("10.0.0.3", 21001));
+    }
+
+    #[test]
+    fn cached_endpoints_follow_the_catalog_index() {
+        let mut s = store();
+        let (_, web) = s.node("n1");
+        let web_proxy = web.expect("n1").1.remove(0);
+        let cache = EndpointCache::default();
+        let count = |s: &Store| {
+            let snap = build_cached(s, &web_proxy, LeafCert::default(), &settings(), &cache)
+                .expect("snapshot");
+            snap.endpoints.values().map(Vec::len).sum::<usize>()
+        };
+        assert_eq!(count(&s), 2);
+        assert_eq!(count(&s), 2, "served from the cache");
+        let third = proxy("api-sidecar-proxy-2", "api", 21002, json!([]));
+        register(&mut s, 6, "n4", third, CheckStatus::Passing);
+        assert_eq!(count(&s), 3, "a catalog write invalidates the cache");
     }
 
     #[test]

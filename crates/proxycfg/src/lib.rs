@@ -17,7 +17,7 @@ mod error;
 mod manager;
 mod snapshot;
 
-pub use build::{Settings, build};
+pub use build::{EndpointCache, Settings, build, build_cached};
 pub use error::{Error, Result};
 pub use manager::{AgentInputs, Manager, Published};
 pub use snapshot::{

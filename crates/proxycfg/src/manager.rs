@@ -13,7 +13,7 @@ use skein_types::catalog::ServiceInstance;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use crate::build::{Settings, build};
+use crate::build::{EndpointCache, Settings, build_cached};
 use crate::snapshot::{LeafCert, ProxySnapshot};
 use crate::{Error, Result};
 
@@ -40,6 +40,8 @@ pub struct Manager {
     store: Arc<RwLock<Store>>,
     settings: Settings,
     proxies: Mutex<HashMap<String, watch::Receiver<Published>>>,
+    /// Target endpoints shared by the proxies that rebuild after one change.
+    endpoints: EndpointCache,
 }
 
 impl std::fmt::Debug for Manager {
@@ -64,6 +66,7 @@ impl Manager {
             store,
             settings,
             proxies: Mutex::default(),
+            endpoints: EndpointCache::default(),
         }
     }
 
@@ -91,12 +94,17 @@ impl Manager {
     /// is deregistered and nobody watches.
     async fn keep_current(self: Arc<Self>, proxy_id: String, tx: watch::Sender<Published>) {
         let mut leaf: Option<(u64, LeafCert)> = None;
+        // The registration the published snapshot was built from, and
+        // whether an input changed since.
+        let mut built_for: Option<ServiceInstance> = None;
+        let mut dirty = true;
         loop {
             let Some(proxy) = self.inputs.local_service(&proxy_id) else {
                 tx.send_replace(Some(Err(Error::NotAProxy(proxy_id.clone()))));
                 self.forget(&proxy_id);
                 return;
             };
+            dirty |= built_for.as_ref() != Some(&proxy);
             let destination = proxy
                 .extra
                 .get("Proxy")
@@ -112,21 +120,30 @@ impl Manager {
                 return;
             };
             let local_changed = self.inputs.local_changed();
-            if let Some((_, cert)) = &leaf {
+            if let (true, Some((_, cert))) = (dirty, &leaf) {
                 let built = self
                     .store
                     .read()
                     .map_err(|_| Error::Leaf("state store poisoned".into()))
-                    .and_then(|s| build(&s, &proxy, cert.clone(), &self.settings));
+                    .and_then(|s| {
+                        build_cached(&s, &proxy, cert.clone(), &self.settings, &self.endpoints)
+                    });
                 publish(&tx, &proxy_id, built);
+                built_for = Some(proxy);
+                dirty = false;
             }
             let after = leaf.as_ref().map_or(0, |(i, _)| *i);
             let next_leaf = self.inputs.leaf(&destination, after);
+            // A finished anti-entropy run only matters if it changed this
+            // proxy's registration, which the next turn compares.
             tokio::select! {
-                () = changed => {}
+                () = changed => dirty = true,
                 () = local_changed => {}
                 issued = next_leaf => match issued {
-                    Ok(l) => leaf = Some(l),
+                    Ok(l) => {
+                        leaf = Some(l);
+                        dirty = true;
+                    }
                     Err(e) => {
                         warn!(proxy = %proxy_id, error = %e, "no leaf certificate for the proxy");
                         tx.send_replace(Some(Err(e)));

@@ -76,6 +76,11 @@ impl LocalState {
         self.lock().services.values().cloned().collect()
     }
 
+    /// One service, by ID.
+    pub(crate) fn service(&self, id: &str) -> Option<ServiceInstance> {
+        self.lock().services.get(id).cloned()
+    }
+
     /// Snapshot of the checks.
     pub(crate) fn checks(&self) -> Vec<Check> {
         self.lock()
