@@ -97,6 +97,7 @@ impl Manager {
         // The registration the published snapshot was built from, and
         // whether an input changed since.
         let mut built_for: Option<ServiceInstance> = None;
+        let mut built_at: Option<Indexes> = None;
         let mut dirty = true;
         loop {
             let Some(proxy) = self.inputs.local_service(&proxy_id) else {
@@ -112,23 +113,26 @@ impl Manager {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let Ok(changed) = self
-                .store
-                .read()
-                .map(|s| s.watch(&[Topic::Catalog, Topic::ConfigEntries, Topic::ConnectCa]))
-            else {
+            let Ok((changed, now)) = self.store.read().map(|s| {
+                let topics = [Topic::Catalog, Topic::ConfigEntries, Topic::ConnectCa];
+                (s.watch(&topics), indexes(&s))
+            }) else {
                 return;
             };
+            // Compared by index, so a write is not missed when another
+            // branch of the last select won the race.
+            dirty |= built_at != Some(now);
             let local_changed = self.inputs.local_changed();
             if let (true, Some((_, cert))) = (dirty, &leaf) {
-                let built = self
-                    .store
-                    .read()
-                    .map_err(|_| Error::Leaf("state store poisoned".into()))
-                    .and_then(|s| {
-                        build_cached(&s, &proxy, cert.clone(), &self.settings, &self.endpoints)
-                    });
+                let Ok((at, built)) = self.store.read().map(|s| {
+                    let built =
+                        build_cached(&s, &proxy, cert.clone(), &self.settings, &self.endpoints);
+                    (indexes(&s), built)
+                }) else {
+                    return;
+                };
                 publish(&tx, &proxy_id, built);
+                built_at = Some(at);
                 built_for = Some(proxy);
                 dirty = false;
             }
@@ -159,6 +163,17 @@ impl Manager {
         let mut proxies = self.proxies.lock().unwrap_or_else(|p| p.into_inner());
         proxies.remove(proxy_id);
     }
+}
+
+/// The indexes of the tables a snapshot is built from.
+type Indexes = (u64, u64, u64);
+
+fn indexes(s: &Store) -> Indexes {
+    (
+        s.catalog_index(),
+        s.config_entries_index(),
+        s.connect_ca_index(),
+    )
 }
 
 /// Publishes a snapshot if it differs from the current one.
