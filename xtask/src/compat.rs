@@ -52,6 +52,12 @@ impl Options {
 }
 
 /// Builds the debug binary (unless `--bin`), runs the suite, judges the report.
+/// The project virtualenv with its pinned packages (py-consul's suite and
+/// the Envoy binary the mesh tests run), set up before the workspace tests.
+pub(crate) fn ensure_python_env() -> Result<()> {
+    setup::ensure(&crate::repo_root()).map(|_| ())
+}
+
 pub(crate) fn run(opts: &Options) -> Result<()> {
     let root = crate::repo_root();
     let bin = match &opts.bin {

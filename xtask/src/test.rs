@@ -41,7 +41,7 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask verify`: rustfmt check, clippy, workspace tests.
+/// `cargo xtask verify`: rustfmt check, clippy, the project venv (Envoy), workspace tests.
 pub(crate) fn verify(opts: &Options) -> Result<()> {
     run_step("rustfmt", cargo().args(["fmt", "--all", "--", "--check"]))?;
     let clippy = [
@@ -54,6 +54,8 @@ pub(crate) fn verify(opts: &Options) -> Result<()> {
     ];
     run_step("clippy", cargo().args(clippy))?;
     system::ensure(&[system::DIG, system::IPTABLES])?;
+    // The mesh tests run the real Envoy from the project venv.
+    compat::ensure_python_env()?;
     workspace_tests(opts.no_fail_fast)
 }
 
