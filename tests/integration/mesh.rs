@@ -184,6 +184,23 @@ pub(crate) fn with_sidecar(
     })
 }
 
+/// `api` (a backend answering "api") and `web` with `api` as an upstream,
+/// both with sidecars; returns the backend and web's upstream port.
+fn api_and_web(agent: &Agent) -> (Backend, u16) {
+    let api = Backend::start("api");
+    let upstream = free_port();
+    register(
+        agent,
+        with_sidecar("api", "api", api.port, free_port(), json!([])),
+    );
+    let web_upstreams = json!([{"DestinationName": "api", "LocalBindPort": upstream}]);
+    register(
+        agent,
+        with_sidecar("web", "web", free_port(), free_port(), web_upstreams),
+    );
+    (api, upstream)
+}
+
 #[test]
 fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
     let dir = tempfile::tempdir().unwrap();
@@ -193,17 +210,7 @@ fn two_sidecars_carry_mtls_traffic_and_enforce_intentions() {
                           "AccessLogs": {"Enabled": true, "Type": "file", "Path": access_log}});
     let r = put(&agent.url("/v1/config"), defaults.to_string());
     assert_eq!(r.status, 200, "{}", r.body);
-    let api = Backend::start("api");
-    let upstream = free_port();
-    register(
-        &agent,
-        with_sidecar("api", "api", api.port, free_port(), json!([])),
-    );
-    let web_upstreams = json!([{"DestinationName": "api", "LocalBindPort": upstream}]);
-    register(
-        &agent,
-        with_sidecar("web", "web", free_port(), free_port(), web_upstreams),
-    );
+    let (_api, upstream) = api_and_web(&agent);
     let api_envoy = Envoy::sidecar_for(&agent, "api", dir.path());
     let web_envoy = Envoy::sidecar_for(&agent, "web", dir.path());
 
@@ -413,17 +420,7 @@ fn envoys_keep_their_configuration_through_an_agent_restart_and_reconnect() {
     let (http, rpc, grpc) = (free_port(), free_port(), free_port());
     let extra = [format!("-grpc-port={grpc}")];
     let agent = Agent::server_with(&data, http, rpc, &extra);
-    let api = Backend::start("api");
-    let upstream = free_port();
-    register(
-        &agent,
-        with_sidecar("api", "api", api.port, free_port(), json!([])),
-    );
-    let web_upstreams = json!([{"DestinationName": "api", "LocalBindPort": upstream}]);
-    register(
-        &agent,
-        with_sidecar("web", "web", free_port(), free_port(), web_upstreams),
-    );
+    let (_api, upstream) = api_and_web(&agent);
     let _api_envoy = Envoy::sidecar_for(&agent, "api", dir.path());
     let web_envoy = Envoy::sidecar_for(&agent, "web", dir.path());
     wait_until(Duration::from_secs(30), "web reaches api", || {

@@ -97,17 +97,14 @@ impl DeltaStream {
             self.types.insert(req.type_url.clone(), TypeState::new(req));
             return;
         };
-        let children = match req.response_nonce.as_str() {
-            "" => Vec::new(),
-            nonce => reply(state, req, nonce),
-        };
+        if !req.response_nonce.is_empty() {
+            reply(state, req);
+        }
         let (subscribe, unsubscribe) = (
             &req.resource_names_subscribe,
             &req.resource_names_unsubscribe,
         );
         state.subscribe(subscribe, unsubscribe, true);
-        // Children were already sent again with their parent.
-        drop(children);
     }
 
     /// Envoy drops a child's state when its parent changes (envoy#13009):
@@ -177,14 +174,12 @@ impl DeltaStream {
     }
 }
 
-/// Applies an ACK or NACK; returns the children to send again.
-fn reply(state: &mut TypeState, req: &DeltaDiscoveryRequest, nonce: &str) -> Vec<String> {
-    let type_url = req.type_url.as_str();
+/// Applies an ACK or NACK. Children of changed parents were already sent
+/// again with them (see `refresh_children`).
+fn reply(state: &mut TypeState, req: &DeltaDiscoveryRequest) {
+    let (type_url, nonce) = (req.type_url.as_str(), req.response_nonce.as_str());
     match state.reply(nonce, req.error_detail.is_some()) {
-        Reply::Acked { children } => {
-            trace!(type_url, nonce, "envoy acked");
-            children
-        }
+        Reply::Acked => trace!(type_url, nonce, "envoy acked"),
         Reply::Nacked => {
             let detail = req.error_detail.as_ref();
             let message = detail.map(|d| d.message.as_str()).unwrap_or_default();
@@ -194,12 +189,8 @@ fn reply(state: &mut TypeState, req: &DeltaDiscoveryRequest, nonce: &str) -> Vec
                 envoy_error = message,
                 "envoy rejected resources"
             );
-            Vec::new()
         }
-        Reply::Stale => {
-            trace!(type_url, nonce, "reply to an old response");
-            Vec::new()
-        }
+        Reply::Stale => trace!(type_url, nonce, "reply to an old response"),
     }
 }
 

@@ -6,7 +6,6 @@ use envoy_types::pb::envoy::service::discovery::v3::{
     DeltaDiscoveryRequest, DeltaDiscoveryResponse, Resource as WireResource,
 };
 
-use crate::children::children_of;
 use crate::{CLUSTER, LISTENER, Resource};
 
 /// Which half of an update a step of the send order may carry.
@@ -48,19 +47,15 @@ struct InFlight {
 /// One change carried by a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Update {
-    Upsert {
-        version: String,
-        children: Vec<String>,
-    },
+    Upsert { version: String },
     Remove,
 }
 
 /// The outcome of a request's `response_nonce`.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Reply {
-    /// The in-flight response was accepted; these children of the updated
-    /// resources must be sent again.
-    Acked { children: Vec<String> },
+    /// The in-flight response was accepted.
+    Acked,
     /// The in-flight response was rejected.
     Nacked,
     /// The nonce is not the one in flight (an old response).
@@ -131,15 +126,10 @@ impl TypeState {
             self.nacked = true;
             return Reply::Nacked;
         }
-        let mut children = Vec::new();
         for (name, update) in flight.updates {
             match update {
-                Update::Upsert {
-                    version,
-                    children: mine,
-                } => {
+                Update::Upsert { version } => {
                     self.acked.insert(name, version);
-                    children.extend(mine);
                 }
                 Update::Remove => {
                     self.acked.remove(&name);
@@ -147,7 +137,7 @@ impl TypeState {
             }
         }
         self.answered = true;
-        Reply::Acked { children }
+        Reply::Acked
     }
 
     /// Marks a child resource for resending because its parent changed,
@@ -196,7 +186,7 @@ impl TypeState {
         }
         *nonce += 1;
         let nonce = format!("{nonce:08x}");
-        let response = self.response(&nonce, current, &mut updates);
+        let response = self.response(&nonce, current, &updates);
         self.in_flight = Some(InFlight { nonce, updates });
         Some(response)
     }
@@ -205,18 +195,17 @@ impl TypeState {
         &mut self,
         nonce: &str,
         current: &BTreeMap<String, Resource>,
-        updates: &mut BTreeMap<String, Update>,
+        updates: &BTreeMap<String, Update>,
     ) -> DeltaDiscoveryResponse {
         let mut response = DeltaDiscoveryResponse {
             type_url: self.type_url.clone(),
             nonce: nonce.to_owned(),
             ..Default::default()
         };
-        for (name, update) in updates.iter_mut() {
+        for (name, update) in updates {
             let resource = current.get(name);
             match (update, resource) {
-                (Update::Upsert { children, .. }, Some(resource)) => {
-                    *children = children_of(&self.type_url, name, &resource.body);
+                (Update::Upsert { .. }, Some(resource)) => {
                     self.force.remove(name);
                     response.resources.push(wire_resource(resource));
                 }
@@ -235,8 +224,7 @@ impl TypeState {
             let stale = self.acked.get(name) != Some(&resource.version);
             if stale || self.force.contains(name) {
                 let version = resource.version.clone();
-                let children = Vec::new();
-                updates.insert(name.clone(), Update::Upsert { version, children });
+                updates.insert(name.clone(), Update::Upsert { version });
             }
         };
         if self.wildcard {
