@@ -1,4 +1,4 @@
-//! Blocking reads on KV keys.
+//! Blocking reads: KV keys and service health.
 
 use std::time::{Duration, Instant};
 
@@ -73,4 +73,50 @@ fn blocking_read_of_a_missing_key_wakes_when_it_is_created() {
 pub(crate) fn base64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+fn register(agent: &Agent, node: &str, service: &str) {
+    let body = format!(
+        r#"{{"Node":"{node}","Address":"127.0.0.9","Service":{{"Service":"{service}","Port":80}}}}"#
+    );
+    let resp = put(&agent.url("/v1/catalog/register"), &body);
+    assert_eq!(resp.status, 200, "{}", resp.body);
+}
+
+#[test]
+fn a_service_blocking_read_ignores_writes_to_other_services() {
+    let agent = Agent::dev(&[]);
+    register(&agent, "n-web", "web");
+    let web_index = get(&agent.url("/v1/health/service/web"))
+        .index
+        .expect("index");
+    let url = agent.url(&format!("/v1/health/service/web?index={web_index}&wait=2s"));
+    let waiter = std::thread::spawn(move || get(&url));
+    for i in 0..5 {
+        register(&agent, &format!("n-db{i}"), "db");
+    }
+    let catalog_index = get(&agent.url("/v1/catalog/nodes")).index.expect("index");
+    assert!(catalog_index > web_index, "the catalog moved on");
+    let resp = waiter.join().expect("waiter");
+    assert_eq!(
+        resp.index,
+        Some(web_index),
+        "web's index is its own: db writes neither wake it nor move it"
+    );
+
+    let url = agent.url(&format!(
+        "/v1/health/service/web?index={web_index}&wait=30s"
+    ));
+    let waiter = std::thread::spawn(move || {
+        let started = Instant::now();
+        (get(&url), started.elapsed())
+    });
+    register(&agent, "n-web2", "web");
+    let (resp, elapsed) = waiter.join().expect("waiter");
+    assert!(resp.index.expect("index") > web_index);
+    assert!(resp.body.contains("n-web2"), "{}", resp.body);
+    assert!(
+        elapsed < Duration::from_secs(20),
+        "woke on web's write: {elapsed:?}"
+    );
 }

@@ -26,33 +26,33 @@ pub struct Settings {
     pub default_allow: bool,
 }
 
-/// Endpoints of chain targets computed at one catalog index, shared by
-/// every proxy that rebuilds after the same change (many proxies have the
-/// same upstreams).
+/// Endpoints of chain targets, each computed once per index of its
+/// service and shared by every proxy with that target (many proxies have
+/// the same upstreams).
 #[derive(Debug, Default)]
 pub struct EndpointCache {
-    inner: Mutex<(u64, HashMap<String, Vec<Endpoint>>)>,
+    inner: Mutex<HashMap<String, (u64, Vec<Endpoint>)>>,
 }
 
 // === impl EndpointCache ===
 
 impl EndpointCache {
-    /// The endpoints of `target`, computed once per catalog index.
+    /// The endpoints of `target` at the current index of its service.
     fn get(&self, store: &Store, target: &DiscoveryTarget) -> Vec<Endpoint> {
         let key = format!(
             "{}|{}|{}",
             target.service, target.subset.filter, target.subset.only_passing
         );
-        let index = store.catalog_index();
+        let index = store.service_index(&target.service);
         let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if inner.0 != index {
-            *inner = (index, HashMap::new());
+        if let Some((at, found)) = inner.get(&key)
+            && *at == index
+        {
+            return found.clone();
         }
-        inner
-            .1
-            .entry(key)
-            .or_insert_with(|| target_endpoints(store, target))
-            .clone()
+        let found = target_endpoints(store, target);
+        inner.insert(key, (index, found.clone()));
+        found
     }
 }
 
@@ -521,7 +521,7 @@ mod tests {
     }
 
     #[test]
-    fn cached_endpoints_follow_the_catalog_index() {
+    fn cached_endpoints_follow_the_service_index() {
         let mut s = store();
         let (_, web) = s.node("n1");
         let web_proxy = web.expect("n1").1.remove(0);
@@ -535,7 +535,16 @@ mod tests {
         assert_eq!(count(&s), 2, "served from the cache");
         let third = proxy("api-sidecar-proxy-2", "api", 21002, json!([]));
         register(&mut s, 6, "n4", third, CheckStatus::Passing);
-        assert_eq!(count(&s), 3, "a catalog write invalidates the cache");
+        assert_eq!(count(&s), 3, "a new api proxy invalidates api's entry");
+        let before = cache.inner.lock().expect("cache").clone();
+        let other = proxy("db-sidecar-proxy", "db", 21003, json!([]));
+        register(&mut s, 7, "n5", other, CheckStatus::Passing);
+        assert_eq!(count(&s), 3);
+        let after = cache.inner.lock().expect("cache").clone();
+        assert_eq!(
+            before, after,
+            "a write to another service keeps api's entry"
+        );
     }
 
     #[test]

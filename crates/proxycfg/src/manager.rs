@@ -1,6 +1,6 @@
 //! One task per proxy in use keeps its snapshot current: it rebuilds the
-//! snapshot when the catalog, the config entries, the CA, the agent's
-//! local services or the proxy's leaf certificate change, coalescing bursts,
+//! snapshot when a service it holds endpoints of, the config entries, the
+//! CA, its own registration or its leaf certificate change, coalescing bursts,
 //! and publishes it on a watch channel shared by every subscriber.
 
 use std::collections::HashMap;
@@ -98,6 +98,9 @@ impl Manager {
         // whether an input changed since.
         let mut built_for: Option<ServiceInstance> = None;
         let mut built_at: Option<Indexes> = None;
+        // The services whose instances the snapshot holds (unknown until a
+        // snapshot was built: then any catalog change counts).
+        let mut deps: Option<Vec<String>> = None;
         let mut dirty = true;
         loop {
             let Some(proxy) = self.inputs.local_service(&proxy_id) else {
@@ -113,10 +116,11 @@ impl Manager {
                 .and_then(serde_json::Value::as_str)
                 .unwrap_or_default()
                 .to_owned();
-            let Ok((changed, now)) = self.store.read().map(|s| {
-                let topics = [Topic::Catalog, Topic::ConfigEntries, Topic::ConnectCa];
-                (s.watch(&topics), indexes(&s))
-            }) else {
+            let Ok((changed, now)) = self
+                .store
+                .read()
+                .map(|s| (s.watch(&topics(&deps)), indexes(&s, &deps)))
+            else {
                 return;
             };
             // Compared by index, so a write is not missed when another
@@ -127,7 +131,8 @@ impl Manager {
                 let Ok((at, built)) = self.store.read().map(|s| {
                     let built =
                         build_cached(&s, &proxy, cert.clone(), &self.settings, &self.endpoints);
-                    (indexes(&s), built)
+                    deps = built.as_ref().ok().map(target_services);
+                    (indexes(&s, &deps), built)
                 }) else {
                     return;
                 };
@@ -165,15 +170,39 @@ impl Manager {
     }
 }
 
-/// The indexes of the tables a snapshot is built from.
-type Indexes = (u64, u64, u64);
+/// The indexes of what a snapshot is built from: the services it holds
+/// endpoints of (or the whole catalog), config entries and the CA.
+type Indexes = (Vec<u64>, u64, u64);
 
-fn indexes(s: &Store) -> Indexes {
-    (
-        s.catalog_index(),
-        s.config_entries_index(),
-        s.connect_ca_index(),
-    )
+fn indexes(s: &Store, deps: &Option<Vec<String>>) -> Indexes {
+    let catalog = match deps {
+        Some(names) => names.iter().map(|n| s.service_index(n)).collect(),
+        None => vec![s.catalog_index()],
+    };
+    (catalog, s.config_entries_index(), s.connect_ca_index())
+}
+
+/// The topics whose change may change the snapshot.
+fn topics(deps: &Option<Vec<String>>) -> Vec<Topic> {
+    let mut topics = vec![Topic::ConfigEntries, Topic::ConnectCa];
+    match deps {
+        Some(names) => topics.extend(names.iter().cloned().map(Topic::Service)),
+        None => topics.push(Topic::Catalog),
+    }
+    topics
+}
+
+/// The services a snapshot holds endpoints of: every chain target's.
+fn target_services(snapshot: &ProxySnapshot) -> Vec<String> {
+    let mut names: Vec<String> = snapshot
+        .upstreams
+        .iter()
+        .flat_map(|u| u.chain.targets.values())
+        .map(|t| t.service.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Publishes a snapshot if it differs from the current one.

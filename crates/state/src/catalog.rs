@@ -1,6 +1,6 @@
 //! The catalog tables: nodes, service instances and checks.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use skein_types::{Check, CheckStatus, Index, Node, ServiceInstance};
@@ -123,8 +123,10 @@ impl Store {
             modify_index: index,
             ..node.clone()
         };
-        self.data.nodes.insert(node.node.clone(), node);
+        let name = node.node.clone();
+        self.data.nodes.insert(name.clone(), node);
         self.catalog_changed(index);
+        self.node_services_changed(index, &name);
     }
 
     pub(crate) fn upsert_service(&mut self, index: Index, node: &str, svc: &ServiceInstance) {
@@ -140,35 +142,104 @@ impl Store {
             modify_index: index,
             ..svc.clone()
         };
-        if let Some(old) = services.insert(svc.id.clone(), svc.clone()) {
-            self.unindex_service(node, &old);
+        let old = services.insert(svc.id.clone(), svc.clone());
+        if let Some(old) = &old {
+            self.unindex_service(node, old);
         }
+        self.index_service(node, &svc);
+        self.catalog_changed(index);
+        self.instance_changed(index, &svc);
+        if let Some(old) = &old {
+            self.instance_changed(index, old);
+        }
+    }
+
+    fn index_service(&mut self, node: &str, svc: &ServiceInstance) {
+        let key = (node.to_owned(), svc.id.clone());
         self.by_service
             .entry(svc.service.clone())
             .or_default()
-            .insert((node.to_owned(), svc.id.clone()));
-        self.catalog_changed(index);
-    }
-
-    fn unindex_service(&mut self, node: &str, svc: &ServiceInstance) {
-        if let Some(set) = self.by_service.get_mut(&svc.service) {
-            set.remove(&(node.to_owned(), svc.id.clone()));
-            if set.is_empty() {
-                self.by_service.remove(&svc.service);
-            }
+            .insert(key.clone());
+        if let Some(dest) = mesh_destination(svc) {
+            self.by_connect
+                .entry(dest.to_owned())
+                .or_default()
+                .insert(key);
         }
     }
 
-    /// Rebuilds the service-name index from the tables (restore, rollback).
+    fn unindex_service(&mut self, node: &str, svc: &ServiceInstance) {
+        let key = (node.to_owned(), svc.id.clone());
+        remove_from(&mut self.by_service, &svc.service, &key);
+        if let Some(dest) = mesh_destination(svc) {
+            remove_from(&mut self.by_connect, dest, &key);
+        }
+    }
+
+    /// Rebuilds the service-name indexes from the tables (restore, rollback).
     pub(crate) fn rebuild_service_index(&mut self) {
         self.by_service.clear();
-        for (node, services) in &self.data.services {
-            for svc in services.values() {
-                self.by_service
-                    .entry(svc.service.clone())
-                    .or_default()
-                    .insert((node.clone(), svc.id.clone()));
-            }
+        self.by_connect.clear();
+        let all: Vec<(String, ServiceInstance)> = self
+            .data
+            .services
+            .iter()
+            .flat_map(|(node, svcs)| svcs.values().map(move |s| (node.clone(), s.clone())))
+            .collect();
+        for (node, svc) in &all {
+            self.index_service(node, svc);
+        }
+    }
+
+    /// Records that what a read of `name` returns changed at `index`, and
+    /// wakes its watchers. A name with no instance and no mesh proxy left
+    /// forgets its index (reads then report the catalog's).
+    fn service_changed(&mut self, index: Index, name: &str) {
+        if self.by_service.contains_key(name) || self.by_connect.contains_key(name) {
+            self.data.service_indexes.insert(name.to_owned(), index);
+        } else {
+            self.data.service_indexes.remove(name);
+        }
+        self.touch(Topic::Service(name.to_owned()));
+    }
+
+    /// An instance changed (or its checks or node did): its own name and,
+    /// for a mesh instance, the service it fronts.
+    fn instance_changed(&mut self, index: Index, svc: &ServiceInstance) {
+        self.service_changed(index, &svc.service);
+        if let Some(dest) = mesh_destination(svc).filter(|d| *d != svc.service) {
+            let dest = dest.to_owned();
+            self.service_changed(index, &dest);
+        }
+    }
+
+    /// Every instance on `node` changed (a node record or node check).
+    fn node_services_changed(&mut self, index: Index, node: &str) {
+        let instances: Vec<ServiceInstance> = self
+            .data
+            .services
+            .get(node)
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default();
+        for svc in &instances {
+            self.instance_changed(index, svc);
+        }
+    }
+
+    /// A check of `node` changed: its service's instance, or for a node
+    /// check every instance on the node.
+    fn check_changed(&mut self, index: Index, node: &str, service_id: &str) {
+        if service_id.is_empty() {
+            return self.node_services_changed(index, node);
+        }
+        let svc = self
+            .data
+            .services
+            .get(node)
+            .and_then(|s| s.get(service_id))
+            .cloned();
+        if let Some(svc) = svc {
+            self.instance_changed(index, &svc);
         }
     }
 
@@ -196,8 +267,10 @@ impl Store {
         check.modify_index = index;
         let critical = check.status == CheckStatus::Critical;
         let id = check.check_id.clone();
+        let service_id = check.service_id.clone();
         checks.insert(id.clone(), check);
         self.catalog_changed(index);
+        self.check_changed(index, node, &service_id);
         if critical {
             self.invalidate_sessions_of(index, at_ms, node, Some(&id));
         }
@@ -230,17 +303,15 @@ impl Store {
         }
         self.journal_catalog();
         self.data.nodes.remove(node);
-        for svc in self
-            .data
-            .services
-            .remove(node)
-            .unwrap_or_default()
-            .into_values()
-        {
-            self.unindex_service(node, &svc);
+        let removed = self.data.services.remove(node).unwrap_or_default();
+        for svc in removed.values() {
+            self.unindex_service(node, svc);
         }
         self.data.checks.remove(node);
         self.catalog_changed(index);
+        for svc in removed.values() {
+            self.instance_changed(index, svc);
+        }
         self.invalidate_sessions_of(index, at_ms, node, None);
     }
 
@@ -254,31 +325,50 @@ impl Store {
             checks.retain(|_, c| c.service_id != id);
         }
         self.catalog_changed(index);
+        self.instance_changed(index, &removed);
     }
 
     pub(crate) fn remove_check(&mut self, index: Index, at_ms: u64, node: &str, id: &str) {
         self.journal_catalog();
         let removed = self.data.checks.get_mut(node).and_then(|c| c.remove(id));
-        if removed.is_some() {
+        if let Some(check) = removed {
             self.catalog_changed(index);
+            self.check_changed(index, node, &check.service_id);
             self.invalidate_sessions_of(index, at_ms, node, Some(id));
         }
     }
 }
 
-fn connect_capable(s: &ServiceInstance, name: &str) -> bool {
-    let proxy_for = s
-        .extra
-        .get("Proxy")
-        .and_then(|p| p.get("DestinationServiceName"))
-        .and_then(|v| v.as_str());
+/// The service a mesh-capable instance serves: a `connect-proxy`'s
+/// destination, or a Connect-native instance's own name.
+fn mesh_destination(s: &ServiceInstance) -> Option<&str> {
+    if s.kind == "connect-proxy" {
+        return s
+            .extra
+            .get("Proxy")
+            .and_then(|p| p.get("DestinationServiceName"))
+            .and_then(|v| v.as_str());
+    }
     let native = s
         .extra
         .get("Connect")
         .and_then(|c| c.get("Native"))
         .and_then(|v| v.as_bool())
         == Some(true);
-    (s.kind == "connect-proxy" && proxy_for == Some(name)) || (s.service == name && native)
+    native.then_some(s.service.as_str())
+}
+
+fn remove_from(
+    index: &mut BTreeMap<String, BTreeSet<(String, String)>>,
+    name: &str,
+    key: &(String, String),
+) {
+    if let Some(set) = index.get_mut(name) {
+        set.remove(key);
+        if set.is_empty() {
+            index.remove(name);
+        }
+    }
 }
 
 fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
@@ -305,6 +395,18 @@ impl Store {
     /// Index of the catalog tables.
     pub fn catalog_index(&self) -> Index {
         self.data.catalog_index.max(1)
+    }
+
+    /// Index of the last change to what a read of service `name` returns
+    /// (watch it with [`Topic::Service`]); the catalog's index for a name
+    /// with no instance.
+    pub fn service_index(&self, name: &str) -> Index {
+        self.data
+            .service_indexes
+            .get(name)
+            .copied()
+            .unwrap_or(self.data.catalog_index)
+            .max(1)
     }
 
     /// Every node.
@@ -393,31 +495,45 @@ impl Store {
         (self.catalog_index(), out)
     }
 
-    /// Instances of one service, with their node.
+    /// Instances of one service, with their node, at the service's index.
     pub fn service_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
         let out = self
-            .by_service
+            .instance_refs(name, false)
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        (self.service_index(name), out)
+    }
+
+    /// Mesh-capable instances for a service: its `connect-proxy`s and its
+    /// Connect-native instances, at the service's index.
+    pub fn connect_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
+        let out = self
+            .instance_refs(name, true)
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
+        (self.service_index(name), out)
+    }
+
+    /// Instances of `name` (with `mesh`, its mesh-capable instances) and
+    /// their nodes, borrowed, through the name indexes.
+    fn instance_refs(
+        &self,
+        name: &str,
+        mesh: bool,
+    ) -> impl Iterator<Item = (&Node, &ServiceInstance)> {
+        let index = if mesh {
+            &self.by_connect
+        } else {
+            &self.by_service
+        };
+        index
             .get(name)
             .into_iter()
             .flatten()
             .filter_map(|(node, id)| {
-                let n = self.data.nodes.get(node)?;
                 let svc = self.data.services.get(node)?.get(id)?;
-                Some((n.clone(), svc.clone()))
+                Some((self.data.nodes.get(node)?, svc))
             })
-            .collect();
-        (self.catalog_index(), out)
-    }
-
-    /// Mesh-capable instances for a service: its `connect-proxy`s and its
-    /// Connect-native instances.
-    pub fn connect_nodes(&self, name: &str) -> (Index, Vec<(Node, ServiceInstance)>) {
-        let (i, all) = self.service_instances();
-        let capable = all
-            .into_iter()
-            .filter(|(_, s)| connect_capable(s, name))
-            .collect();
-        (i, capable)
     }
 
     /// Instances of `name` (with `mesh`, its mesh-capable instances), each
@@ -434,27 +550,7 @@ impl Store {
                 .max()
                 .unwrap_or(CheckStatus::Passing)
         };
-        let pairs: Vec<(&Node, &ServiceInstance)> = if mesh {
-            self.data
-                .services
-                .iter()
-                .flat_map(|(node, svcs)| svcs.values().map(move |s| (node, s)))
-                .filter(|(_, s)| connect_capable(s, name))
-                .filter_map(|(node, s)| Some((self.data.nodes.get(node)?, s)))
-                .collect()
-        } else {
-            self.by_service
-                .get(name)
-                .into_iter()
-                .flatten()
-                .filter_map(|(node, id)| {
-                    let svc = self.data.services.get(node)?.get(id)?;
-                    Some((self.data.nodes.get(node)?, svc))
-                })
-                .collect()
-        };
-        pairs
-            .into_iter()
+        self.instance_refs(name, mesh)
             .map(|(node, service)| InstanceHealth {
                 node,
                 service,

@@ -31,6 +31,11 @@ pub struct StateData {
     /// node -> check id -> check
     pub(crate) checks: BTreeMap<String, BTreeMap<String, Check>>,
     pub(crate) catalog_index: Index,
+    /// Service name -> index of the last change to what a blocking read of
+    /// that service returns (its instances, their checks and nodes, its
+    /// mesh proxies). Names with no instance left are dropped.
+    #[serde(default)]
+    pub(crate) service_indexes: BTreeMap<String, Index>,
     /// Network coordinates by node (Consul's Vivaldi coordinates, as sent).
     #[serde(default)]
     pub(crate) coordinates: BTreeMap<String, serde_json::Value>,
@@ -68,6 +73,9 @@ pub struct Store {
     pub(crate) session_locks: BTreeMap<String, BTreeSet<String>>,
     /// Derived: service name -> (node, instance id). Rebuilt on restore.
     pub(crate) by_service: BTreeMap<String, BTreeSet<(String, String)>>,
+    /// Derived: service name -> its mesh-capable instances (the proxies
+    /// whose destination it is, and its Connect-native instances).
+    pub(crate) by_connect: BTreeMap<String, BTreeSet<(String, String)>>,
     pub(crate) changed: Vec<Topic>,
     pub(crate) journal: Option<Journal>,
     watches: Mutex<WatchRegistry>,

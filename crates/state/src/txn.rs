@@ -21,6 +21,7 @@ type CatalogCopy = (
     BTreeMap<String, Session>,
     Index,
     BTreeMap<String, u64>,
+    BTreeMap<String, Index>,
 );
 
 /// What a running transaction changed, to undo it.
@@ -60,6 +61,7 @@ impl Store {
                 d.sessions.clone(),
                 d.sessions_index,
                 d.lock_delays.clone(),
+                d.service_indexes.clone(),
             )));
         }
     }
@@ -73,6 +75,7 @@ impl Store {
             let d = &mut self.data;
             (d.nodes, d.services, d.checks, d.catalog_index) = (c.0, c.1, c.2, c.3);
             (d.sessions, d.sessions_index, d.lock_delays) = (c.4, c.5, c.6);
+            d.service_indexes = c.7;
             self.rebuild_service_index();
         }
         self.changed.clear();

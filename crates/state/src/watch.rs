@@ -22,6 +22,9 @@ pub enum Topic {
     Sessions,
     /// Nodes, services and checks.
     Catalog,
+    /// The instances of one service name, their checks and nodes, and the
+    /// mesh proxies that front it (a subset of [`Topic::Catalog`]).
+    Service(String),
     /// Network coordinates.
     Coordinates,
     /// Config entries, of every kind.

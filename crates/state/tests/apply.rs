@@ -344,3 +344,90 @@ fn the_service_name_index_follows_renames_removals_and_rollbacks() {
         "node removal drops its services"
     );
 }
+
+fn instance(node: &str, id: &str, name: &str, extra: serde_json::Value) -> Op {
+    let extra: std::collections::BTreeMap<String, serde_json::Value> = match extra {
+        serde_json::Value::Object(m) => m.into_iter().collect(),
+        _ => Default::default(),
+    };
+    Op::Register(Box::new(Registration {
+        node: Node {
+            node: node.into(),
+            address: "127.0.0.1".into(),
+            ..Node::default()
+        },
+        skip_node_update: true,
+        service: Some(skein_types::ServiceInstance {
+            id: id.into(),
+            service: name.into(),
+            kind: if extra.contains_key("Proxy") {
+                "connect-proxy".into()
+            } else {
+                String::new()
+            },
+            extra,
+            ..Default::default()
+        }),
+        checks: vec![],
+    }))
+}
+
+#[test]
+fn service_reads_carry_their_own_index_and_wake_only_their_watchers() {
+    let mut log = Log::new();
+    log.apply(instance("n1", "web1", "web", serde_json::json!({})));
+    log.apply(instance("n1", "db1", "db", serde_json::json!({})));
+    let web_at = log.store.service_index("web");
+    assert_eq!(log.store.health_service("web").0, web_at);
+    assert!(web_at < log.store.service_index("db"));
+
+    let web = log.store.watch(&[Topic::Service("web".into())]);
+    let db = log.store.watch(&[Topic::Service("db".into())]);
+    log.apply(instance("n1", "db2", "db", serde_json::json!({})));
+    assert!(!web.is_fired(), "a db write leaves web's watchers parked");
+    assert!(db.is_fired());
+    assert_eq!(log.store.service_index("web"), web_at, "web's index stays");
+
+    // A proxy for web moves web's index (its mesh instances changed).
+    let web = log.store.watch(&[Topic::Service("web".into())]);
+    let proxy = serde_json::json!({"Proxy": {"DestinationServiceName": "web"}});
+    log.apply(instance("n1", "web1-proxy", "web-sidecar-proxy", proxy));
+    assert!(web.is_fired());
+    assert_eq!(log.store.service_index("web"), log.index);
+    let (i, mesh) = log.store.health_connect("web");
+    assert_eq!((i, mesh.len()), (log.index, 1));
+    assert_eq!(log.store.instance_health("web", true).len(), 1);
+
+    // A node check reaches every service on the node.
+    let db = log.store.watch(&[Topic::Service("db".into())]);
+    log.apply(Op::Register(Box::new(Registration {
+        node: Node {
+            node: "n1".into(),
+            ..Node::default()
+        },
+        skip_node_update: true,
+        service: None,
+        checks: vec![Check {
+            check_id: "serfHealth".into(),
+            status: CheckStatus::Critical,
+            ..Check::default()
+        }],
+    })));
+    assert!(db.is_fired());
+    assert_eq!(log.store.service_index("db"), log.index);
+    assert_eq!(log.store.service_index("web"), log.index);
+
+    // The last instance gone: the index falls back to the catalog's, which
+    // never goes backwards.
+    let before = log.store.service_index("db");
+    for id in ["db1", "db2"] {
+        log.apply(Op::Deregister {
+            node: "n1".into(),
+            service_id: Some(id.into()),
+            check_id: None,
+        });
+    }
+    assert!(log.store.service_nodes("db").1.is_empty());
+    assert_eq!(log.store.service_index("db"), log.store.catalog_index());
+    assert!(log.store.service_index("db") > before);
+}

@@ -14,7 +14,7 @@ use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
 use super::{
     authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
-    sort_near,
+    service_topics, sort_near,
 };
 use crate::blocking;
 use crate::query::Req;
@@ -315,7 +315,7 @@ async fn instances(
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
         keep(filter.as_ref(), &mut rows);
-        (i, rows, catalog_topics(near.as_deref()))
+        (i, rows, service_topics(&name, near.as_deref()))
     })
     .await?;
     Ok(answer(&state, &a, req.consistency))

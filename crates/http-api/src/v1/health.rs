@@ -10,7 +10,7 @@ use skein_types::CheckStatus;
 
 use super::{
     authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
-    sort_near,
+    service_topics, sort_near,
 };
 use crate::blocking;
 use crate::query::Req;
@@ -133,10 +133,14 @@ async fn instances(
             })
             .collect();
         keep(filter.as_ref(), &mut rows);
-        let mut topics = catalog_topics(near.as_deref());
-        if listing == Listing::Ingress {
-            topics.push(Topic::ConfigEntries);
-        }
+        let topics = match listing {
+            Listing::Ingress => {
+                let mut topics = catalog_topics(near.as_deref());
+                topics.push(Topic::ConfigEntries);
+                topics
+            }
+            Listing::Service | Listing::Connect => service_topics(&name, near.as_deref()),
+        };
         (i, rows, topics)
     })
     .await?;

@@ -112,6 +112,16 @@ pub(crate) fn sort_near<T>(
 
 /// The tables a read depends on: the catalog, and the coordinates too when
 /// they order the answer.
+/// What a read of one service's instances depends on: that service only
+/// (its index moves with its instances, checks, nodes and mesh proxies).
+pub(crate) fn service_topics(name: &str, near: Option<&str>) -> Vec<skein_state::Topic> {
+    let mut topics = vec![skein_state::Topic::Service(name.to_owned())];
+    if near.is_some() {
+        topics.push(skein_state::Topic::Coordinates);
+    }
+    topics
+}
+
 pub(crate) fn catalog_topics(near: Option<&str>) -> Vec<skein_state::Topic> {
     let mut topics = vec![skein_state::Topic::Catalog];
     if near.is_some() {
