@@ -120,3 +120,58 @@ fn a_service_blocking_read_ignores_writes_to_other_services() {
         "woke on web's write: {elapsed:?}"
     );
 }
+
+/// `curl --http2-prior-knowledge`: status, `X-Consul-Index` and body.
+fn curl_h2(url: &str) -> (u16, u64, String) {
+    let out = std::process::Command::new("curl")
+        .args(["-sS", "--http2-prior-knowledge", "-D", "-", url])
+        .output()
+        .expect("curl runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("headers end");
+    assert!(head.starts_with("HTTP/2 "), "answered over HTTP/2: {head}");
+    let status = head[7..10].parse().expect("status");
+    let index = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-consul-index: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    (status, index, body.to_owned())
+}
+
+#[test]
+fn identical_blocking_reads_over_http2_share_one_answer_per_change() {
+    let agent = Agent::dev(&[]);
+    put(&agent.url("/v1/kv/shared"), "v1");
+    let (status, index, _) = curl_h2(&agent.url("/v1/kv/shared"));
+    assert_eq!(status, 200);
+    let url = agent.url(&format!("/v1/kv/shared?index={index}&wait=30s"));
+    let waiters: Vec<_> = (0..8)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || curl_h2(&url))
+        })
+        .collect();
+    put(&agent.url("/v1/kv/shared"), "v2");
+    let answers: Vec<_> = waiters
+        .into_iter()
+        .map(|w| w.join().expect("waiter"))
+        .collect();
+    for (status, i, body) in &answers {
+        assert_eq!(*status, 200);
+        assert!(*i > index, "woke past {index}: {i}");
+        assert!(body.contains(&base64("v2")), "{body}");
+    }
+    // A write between two identical reads is never hidden by a shared answer.
+    put(&agent.url("/v1/kv/shared"), "v3");
+    let (_, after, body) = curl_h2(&agent.url(&format!("/v1/kv/shared?index={index}")));
+    assert!(body.contains(&base64("v3")), "{body}");
+    assert!(after > answers[0].1);
+    let (status, _, _) = curl_h2(&agent.url("/v1/kv/missing-key"));
+    assert_eq!(status, 404);
+}

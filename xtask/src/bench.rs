@@ -10,6 +10,7 @@ mod kv;
 mod load;
 mod report;
 mod servers;
+mod watch;
 mod xds;
 
 use anyhow::{Result, bail};
@@ -17,7 +18,7 @@ use anyhow::{Result, bail};
 use crate::proc::{cargo, run_step};
 
 /// The benchmarks, for messages.
-const AVAILABLE: &str = "kv, catalog, dns, ca, xds";
+const AVAILABLE: &str = "kv, catalog, dns, ca, xds, watch";
 
 /// Dispatches `bench <name> [options]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -41,6 +42,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some((name, rest)) if name == "dns" => dns::run(&dns::Options::parse(rest)?),
         Some((name, rest)) if name == "ca" => ca::run(&ca::Options::parse(rest)?),
         Some((name, rest)) if name == "xds" => xds::run(&xds::Options::parse(rest)?),
+        Some((name, rest)) if name == "watch" => watch::run(&watch::Options::parse(rest)?),
         Some((name, _)) => bail!("unknown benchmark {name:?} (available: {AVAILABLE})"),
         None => bail!("which benchmark? (available: {AVAILABLE})"),
     }

@@ -9,6 +9,7 @@
 //! - `bench dns`: skein's DNS interface vs dnsmasq under dnsperf.
 //! - `bench ca`: Connect CA leaf signing and root rotation on one agent.
 //! - `bench xds`: a catalog change reaching N delta-xDS clients; the sidecars' added latency.
+//! - `bench watch`: 100,000 parked blocking queries: memory, idle CPU, hot-key wake-up.
 //! - `fuzz dns`: the DNS fuzz target with many cases (by hand, never in CI).
 //! - `jepsen`: the fault-injection linearizability test with a long load phase.
 #![allow(clippy::print_stdout)]
@@ -55,6 +56,11 @@ usage: cargo xtask <verb> [options]
         N delta-xDS clients on one `agent -dev`: initial convergence, then the time until
         every affected client holds a flipped instance health (p50/p99), agent CPU and RSS;
         then the latency two Envoy sidecars add at a fixed request rate (--quick: N=M=100)
+  bench watch [--keys 10000] [--per-key 9] [--hot 10000] [--instances 1000]
+              [--health-watchers 10000] [--idle-seconds 10] [--skein-bin PATH]
+        parked blocking queries over HTTP/2 on one `agent -dev`: RSS per connection and per
+        parked query, CPU while parked, the wake-up latency of every watcher of a hot key
+        and of a 1000-instance health query, write latency of other keys meanwhile
   fuzz dns [--cases 100000]
         the DNS fuzz target (crates/dns/tests/fuzz.rs) with PROPTEST_CASES=N, release
   jepsen [--seconds 300]

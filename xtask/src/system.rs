@@ -21,6 +21,12 @@ pub(crate) const DIG: Package = Package {
     package: "dnsutils",
 };
 
+/// `curl` (with nghttp2), for the HTTP/2 test of the HTTP API.
+pub(crate) const CURL: Package = Package {
+    program: "curl",
+    package: "curl",
+};
+
 /// `dnsperf`, the load generator of `cargo xtask bench dns`.
 pub(crate) const DNSPERF: Package = Package {
     program: "dnsperf",

@@ -53,7 +53,7 @@ pub(crate) fn verify(opts: &Options) -> Result<()> {
         "warnings",
     ];
     run_step("clippy", cargo().args(clippy))?;
-    system::ensure(&[system::DIG, system::IPTABLES])?;
+    system::ensure(&[system::DIG, system::IPTABLES, system::CURL])?;
     // The mesh tests run the real Envoy from the project venv.
     compat::ensure_python_env()?;
     workspace_tests(opts.no_fail_fast)

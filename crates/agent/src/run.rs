@@ -397,6 +397,7 @@ fn api_state(
         events,
         logs,
         cluster,
+        answers: Arc::default(),
     }
 }
 

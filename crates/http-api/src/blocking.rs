@@ -1,14 +1,20 @@
 //! Blocking queries: answer at once, or park on the store's watches until
 //! what the query read changes past the client's index or the wait ends.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
 
 use rand::Rng;
 use skein_state::{Store, Topic};
 use tokio::time::Instant;
 
 use crate::query::Req;
-use crate::{ApiError, ApiState, ReadMeta};
+use crate::response::read_headers;
+use crate::shared::{Body, Entry};
+use crate::{ApiError, ApiState, Consistency, ReadMeta};
 
 /// The answer of a read, with the index it reflects.
 #[derive(Debug)]
@@ -42,6 +48,64 @@ where
         };
         let _ = tokio::time::timeout_at(deadline, watch).await;
     }
+}
+
+/// Like [`query`] for reads whose answer is rendered once per change and
+/// shared by every identical read (same path, parameters and token): a
+/// woken query reuses the answer the first one rendered while its topics
+/// have not changed since.
+pub(crate) async fn shared<F>(state: &ApiState, req: &Req, read: F) -> Result<Response, ApiError>
+where
+    F: Fn(&Store) -> (u64, Body, Vec<Topic>),
+{
+    let meta = state.backend.read_barrier(req.consistency).await?;
+    let deadline = Instant::now() + with_jitter(req.wait);
+    let store = state.backend.store();
+    let key = req.share_key();
+    loop {
+        let (entry, parked) = {
+            let guard = store
+                .read()
+                .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
+            // Checked under the read view: an entry current now stays
+            // current until a write, which this guard holds off.
+            let entry = match state.answers.get(&key) {
+                Some(entry) => entry,
+                None => {
+                    let (index, body, topics) = read(&guard);
+                    let valid = guard.watch(&topics);
+                    let entry = Arc::new(Entry::new(index.max(1), body, topics, valid));
+                    if req.index != 0 {
+                        state.answers.put(key.clone(), entry.clone());
+                    }
+                    entry
+                }
+            };
+            let done = req.index == 0 || entry.index > req.index || Instant::now() >= deadline;
+            let parked = (!done).then(|| guard.watch(&entry.topics));
+            (entry, parked)
+        };
+        match parked {
+            None => return Ok(respond(state, &entry, meta, req.consistency)),
+            Some(watch) => {
+                let _ = tokio::time::timeout_at(deadline, watch).await;
+            }
+        }
+    }
+}
+
+fn respond(state: &ApiState, entry: &Entry, meta: ReadMeta, c: Consistency) -> Response {
+    let mut headers = read_headers(state, entry.index, meta, c);
+    if let Some(ct) = entry.body.content_type {
+        headers.insert("content-type", HeaderValue::from_static(ct));
+        if ct.starts_with("text/plain") {
+            headers.insert(
+                "x-content-type-options",
+                HeaderValue::from_static("nosniff"),
+            );
+        }
+    }
+    (entry.body.status, headers, entry.body.bytes.clone()).into_response()
 }
 
 fn with_jitter(wait: Duration) -> Duration {

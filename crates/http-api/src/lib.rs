@@ -8,6 +8,7 @@
 //! ```text
 //!  request ─> token + dc + authorizer ─> handler ─┬─> Backend::write(Op)        (Raft)
 //!                                                 └─> blocking::query(store, ..) (parks on watches)
+//!                                                     blocking::shared(..)       (one rendering per change)
 //! ```
 
 mod auth;
@@ -19,6 +20,7 @@ mod logs;
 mod query;
 mod response;
 mod router;
+mod shared;
 mod v1;
 
 pub use auth::{Access, Authorizer, StaticAuthorizer};
@@ -30,3 +32,4 @@ pub use error::ApiError;
 pub use events::{EventLog, UserEvent};
 pub use logs::{LOG_BUFFER, LogFeed, LogLine, log_feed};
 pub use router::{ApiState, router};
+pub use shared::SharedAnswers;

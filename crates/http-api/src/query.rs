@@ -95,6 +95,8 @@ fn hex_byte(pair: &[u8]) -> Option<u8> {
 /// Everything an endpoint needs to know about the request besides its body.
 #[derive(Debug, Clone)]
 pub(crate) struct Req {
+    /// The request path (without the query).
+    pub(crate) path: String,
     pub(crate) params: Params,
     pub(crate) token: String,
     pub(crate) index: u64,
@@ -116,12 +118,41 @@ impl FromRequestParts<ApiState> for Req {
         let wait = wait_of(&params, state)?;
         let consistency = consistency_of(&params)?;
         Ok(Self {
+            path: parts.uri.path().to_owned(),
             params,
             token,
             index,
             wait,
             consistency,
         })
+    }
+}
+
+// === impl Req ===
+
+impl Req {
+    /// What makes two reads identical: path, token and every parameter but
+    /// the blocking ones.
+    pub(crate) fn share_key(&self) -> String {
+        let mut key = self.path.clone();
+        for (k, v) in self
+            .params
+            .0
+            .iter()
+            .filter(|(k, _)| k != "index" && k != "wait")
+        {
+            key.push_str(if key.len() == self.path.len() {
+                "?"
+            } else {
+                "&"
+            });
+            key.push_str(k);
+            key.push('=');
+            key.push_str(v);
+        }
+        key.push_str(" token=");
+        key.push_str(&self.token);
+        key
     }
 }
 

@@ -43,6 +43,8 @@ pub struct ApiState {
     pub cluster: Arc<dyn ClusterView>,
     /// Connect leaf certificates of the agent's services.
     pub leaves: Arc<dyn LeafCerts>,
+    /// Rendered answers shared by identical reads.
+    pub answers: Arc<crate::SharedAnswers>,
 }
 
 /// The whole `/v1` API.

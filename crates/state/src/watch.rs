@@ -79,11 +79,38 @@ impl Future for Watch {
     }
 }
 
+/// The watchers parked on one topic. Watches dropped unfired (a query
+/// that timed out) are swept when the list has doubled since the last
+/// sweep, so parking stays amortized O(1) however many share the topic.
+#[derive(Debug, Default)]
+struct Parked {
+    items: Vec<Arc<Shared>>,
+    sweep_at: usize,
+}
+
+/// Lists shorter than this are never swept.
+const MIN_SWEEP: usize = 64;
+
+impl Parked {
+    fn push(&mut self, shared: Arc<Shared>) {
+        if self.items.len() >= self.sweep_at.max(MIN_SWEEP) {
+            self.items
+                .retain(|s| Arc::strong_count(s) > 1 && !s.fired.load(Ordering::Relaxed));
+            self.sweep_at = self.items.len() * 2;
+        }
+        self.items.push(shared);
+    }
+
+    fn fire(self) {
+        self.items.iter().for_each(|s| s.fire());
+    }
+}
+
 /// Parked watchers, by topic.
 #[derive(Debug, Default)]
 pub(crate) struct WatchRegistry {
-    exact: HashMap<Topic, Vec<Arc<Shared>>>,
-    prefixes: BTreeMap<String, Vec<Arc<Shared>>>,
+    exact: HashMap<Topic, Parked>,
+    prefixes: BTreeMap<String, Parked>,
 }
 
 // === impl WatchRegistry ===
@@ -96,7 +123,6 @@ impl WatchRegistry {
                 Topic::KvPrefix(p) => self.prefixes.entry(p.clone()).or_default(),
                 other => self.exact.entry(other.clone()).or_default(),
             };
-            list.retain(|s| Arc::strong_count(s) > 1 && !s.fired.load(Ordering::Relaxed));
             list.push(shared.clone());
         }
         Watch { shared }
@@ -106,12 +132,12 @@ impl WatchRegistry {
     /// the watchers of every prefix of it.
     pub(crate) fn fire(&mut self, topic: &Topic) {
         if let Some(list) = self.exact.remove(topic) {
-            list.iter().for_each(|s| s.fire());
+            list.fire();
         }
         if let Topic::Kv(key) = topic {
             for end in (0..=key.len()).filter(|i| key.is_char_boundary(*i)) {
                 if let Some(list) = self.prefixes.remove(&key[..end]) {
-                    list.iter().for_each(|s| s.fire());
+                    list.fire();
                 }
             }
         }
@@ -119,20 +145,16 @@ impl WatchRegistry {
 
     /// Wakes everyone (snapshot restore).
     pub(crate) fn fire_all(&mut self) {
-        self.exact
-            .drain()
-            .flat_map(|(_, l)| l)
-            .for_each(|s| s.fire());
+        self.exact.drain().for_each(|(_, l)| l.fire());
         std::mem::take(&mut self.prefixes)
             .into_values()
-            .flatten()
-            .for_each(|s| s.fire());
+            .for_each(Parked::fire);
     }
 
     /// Number of parked registrations (for tests and metrics).
     pub(crate) fn parked(&self) -> usize {
-        self.exact.values().map(Vec::len).sum::<usize>()
-            + self.prefixes.values().map(Vec::len).sum::<usize>()
+        self.exact.values().map(|l| l.items.len()).sum::<usize>()
+            + self.prefixes.values().map(|l| l.items.len()).sum::<usize>()
     }
 }
 
@@ -157,12 +179,15 @@ mod tests {
     }
 
     #[test]
-    fn dropped_watchers_are_pruned_on_register() {
+    fn dropped_watchers_are_swept_once_the_list_doubles() {
         let mut r = WatchRegistry::default();
-        for _ in 0..10 {
+        let kept: Vec<Watch> = (0..100).map(|_| r.register(&[Topic::Sessions])).collect();
+        for _ in 0..1_000 {
             drop(r.register(&[Topic::Sessions]));
         }
-        let _w = r.register(&[Topic::Sessions]);
-        assert_eq!(r.parked(), 1);
+        assert!(r.parked() <= 2 * kept.len() + 1, "{} parked", r.parked());
+        r.fire(&Topic::Sessions);
+        assert!(kept.iter().all(fired), "live watchers survive sweeps");
+        assert_eq!(r.parked(), 0);
     }
 }

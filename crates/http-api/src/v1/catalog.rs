@@ -19,6 +19,7 @@ use super::{
 use crate::blocking;
 use crate::query::Req;
 use crate::response::{answer, ok};
+use crate::shared::Body;
 use crate::{Access, ApiError, ApiState};
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -296,7 +297,7 @@ async fn instances(
         .map(str::to_owned)
         .collect();
     let near = near_of(&state, &req);
-    let a = blocking::query(&state, &req, |st| {
+    blocking::shared(&state, &req, |st| {
         let (i, mut rows) = if mesh {
             st.connect_nodes(&name)
         } else {
@@ -315,10 +316,9 @@ async fn instances(
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
         keep(filter.as_ref(), &mut rows);
-        (i, rows, service_topics(&name, near.as_deref()))
+        (i, Body::json(&rows), service_topics(&name, near.as_deref()))
     })
-    .await?;
-    Ok(answer(&state, &a, req.consistency))
+    .await
 }
 
 async fn node(

@@ -15,6 +15,7 @@ use super::{
 use crate::blocking;
 use crate::query::Req;
 use crate::response::answer;
+use crate::shared::Body;
 use crate::{Access, ApiError, ApiState};
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -109,7 +110,7 @@ async fn instances(
         .collect();
     let dc = state.agent.datacenter.clone();
     let near = near_of(&state, &req);
-    let a = blocking::query(&state, &req, |st| {
+    blocking::shared(&state, &req, |st| {
         let (i, mut entries) = entries_of(st, &name, listing);
         sort_near(st, near.as_deref(), &mut entries, |e| &e.node.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
@@ -141,10 +142,9 @@ async fn instances(
             }
             Listing::Service | Listing::Connect => service_topics(&name, near.as_deref()),
         };
-        (i, rows, topics)
+        (i, Body::json(&rows), topics)
     })
-    .await?;
-    Ok(answer(&state, &a, req.consistency))
+    .await
 }
 
 async fn node(

@@ -2,16 +2,16 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 use skein_state::{Op, Outcome, Topic};
 use skein_types::wire;
 
 use super::{authorize, check_path_name, render};
-use crate::blocking::{self, Answer};
+use crate::blocking;
 use crate::query::Req;
-use crate::response::{answer, not_found, ok, read_headers};
+use crate::response::ok;
+use crate::shared::Body;
 use crate::{Access, ApiError, ApiState};
 
 fn key_of(path: Option<Path<String>>) -> Result<String, ApiError> {
@@ -31,79 +31,43 @@ pub(crate) async fn get(
     let p = &req.params;
     if p.flag("keys") {
         let sep = p.get("separator").unwrap_or_default().to_owned();
-        let a = blocking::query(&state, &req, |s| {
+        return blocking::shared(&state, &req, |s| {
             let (i, keys) = s.kv_keys(&key, &sep);
-            (i, keys, vec![Topic::KvPrefix(key.clone())])
+            (i, list_body(keys), vec![Topic::KvPrefix(key.clone())])
         })
-        .await?;
-        return Ok(list_or_404(
-            &state,
-            &req,
-            a.index,
-            a.meta,
-            a.value.iter().map(|k| Value::String(k.clone())).collect(),
-        ));
+        .await;
     }
     if p.flag("recurse") {
-        let a = blocking::query(&state, &req, |s| {
+        return blocking::shared(&state, &req, |s| {
             let (i, entries) = s.kv_list(&key);
-            (i, entries, vec![Topic::KvPrefix(key.clone())])
+            let rows: Vec<Value> = entries.iter().map(render::kv_entry).collect();
+            (i, list_body(rows), vec![Topic::KvPrefix(key.clone())])
         })
-        .await?;
-        let rows = a.value.iter().map(render::kv_entry).collect();
-        return Ok(list_or_404(&state, &req, a.index, a.meta, rows));
+        .await;
     }
     if key.is_empty() {
         return Err(ApiError::bad(wire::MISSING_KEY_NAME));
     }
-    let a = blocking::query(&state, &req, |s| {
+    let raw = p.flag("raw");
+    blocking::shared(&state, &req, |s| {
         let (i, entry) = s.kv_get(&key);
-        (i, entry, vec![Topic::Kv(key.clone())])
+        let body = match entry {
+            None => Body::not_found(),
+            Some(e) if raw => Body::raw(e.value.into()),
+            Some(e) => Body::json(&[render::kv_entry(&e)]),
+        };
+        (i, body, vec![Topic::Kv(key.clone())])
     })
-    .await?;
-    Ok(single(&state, &req, a))
+    .await
 }
 
-fn list_or_404(
-    state: &ApiState,
-    req: &Req,
-    index: u64,
-    meta: crate::ReadMeta,
-    rows: Vec<Value>,
-) -> Response {
+/// A listing, or `404` when it is empty.
+fn list_body<T: serde::Serialize>(rows: Vec<T>) -> Body {
     if rows.is_empty() {
-        return not_found(state, index, meta, req.consistency);
+        Body::not_found()
+    } else {
+        Body::json(&rows)
     }
-    let a = Answer {
-        index,
-        value: rows,
-        meta,
-    };
-    answer(state, &a, req.consistency)
-}
-
-fn single(state: &ApiState, req: &Req, a: Answer<Option<skein_types::KvEntry>>) -> Response {
-    let Some(entry) = &a.value else {
-        return not_found(state, a.index, a.meta, req.consistency);
-    };
-    if req.params.flag("raw") {
-        let mut headers = read_headers(state, a.index, a.meta, req.consistency);
-        headers.insert(
-            "content-type",
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        );
-        headers.insert(
-            "x-content-type-options",
-            HeaderValue::from_static("nosniff"),
-        );
-        return (StatusCode::OK, headers, entry.value.clone()).into_response();
-    }
-    let rows = Answer {
-        index: a.index,
-        value: vec![render::kv_entry(entry)],
-        meta: a.meta,
-    };
-    answer(state, &rows, req.consistency)
 }
 
 /// `PUT /v1/kv/:key` with `?flags`, `?cas`, `?acquire`, `?release`.
