@@ -42,8 +42,10 @@ usage: cargo xtask <verb> [options]
   bench kv [--seconds N] [--clients 1,64] [--systems skein,etcd] [--cluster N] [--skein-bin PATH]
         KV put/get throughput and latency, skein vs etcd (builds a release skein
         unless --skein-bin is given)
-  bench catalog [--nodes N] [--seconds S] [--skein-bin PATH]
-        register N nodes x 5 services, then read a 100-instance service's health
+  bench catalog [--nodes 10000] [--services-per-node 10] [--hot 1000] [--seconds S]
+                [--skein-bin PATH]
+        register N nodes x S services, print RSS per instance, then read the health of
+        a service with H instances
   bench dns [--seconds 10] [--clients 4] [--threads 1] [--log-level L] [--skein-bin PATH]
         dnsperf against skein's DNS interface (`agent -dev`, -log-level=L if given)
         and dnsmasq, same three A records (installs dnsperf and dnsmasq-base if missing)

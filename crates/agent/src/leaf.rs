@@ -216,6 +216,16 @@ async fn issue(
     Ok(cert)
 }
 
+/// A random pause in `[RETRY_MIN, backoff]`: agents that were refused
+/// together (the CA's rate limit after a mass start) must not retry
+/// together, or each retry wave gets only the limit's short burst through.
+fn jittered(backoff: Duration) -> Duration {
+    if backoff <= RETRY_MIN {
+        return RETRY_MIN;
+    }
+    rand::thread_rng().gen_range(RETRY_MIN..=backoff)
+}
+
 /// When to renew: a random point between 60% and 90% of the lifetime.
 fn renew_after(cert: &IssuedCert) -> Duration {
     let lifetime = cert
@@ -245,10 +255,17 @@ async fn keep_fresh(
         let cert = match issue(&server, &datacenter, &service, &cluster_id).await {
             Ok(cert) => cert,
             Err(e) => {
-                warn!(%service, error = %e, "signing a leaf certificate");
+                match e {
+                    IssueError::RateLimited => {
+                        debug!(%service, "leaf signing rate-limited; retrying")
+                    }
+                    IssueError::Failed(_) => {
+                        warn!(%service, error = %e, "signing a leaf certificate")
+                    }
+                }
                 let limited = matches!(e, IssueError::RateLimited);
                 tx.send_modify(|slot| slot.rate_limited = limited);
-                tokio::time::sleep(backoff).await;
+                tokio::time::sleep(jittered(backoff)).await;
                 backoff = (backoff * 2).min(RETRY_MAX);
                 continue;
             }

@@ -101,6 +101,8 @@ impl Manager {
         // The services whose instances the snapshot holds (unknown until a
         // snapshot was built: then any catalog change counts).
         let mut deps: Option<Vec<String>> = None;
+        // Whether the last leaf request failed (warned about once per streak).
+        let mut leaf_failing = false;
         let mut dirty = true;
         loop {
             let Some(proxy) = self.inputs.local_service(&proxy_id) else {
@@ -150,11 +152,15 @@ impl Manager {
                 () = local_changed => {}
                 issued = next_leaf => match issued {
                     Ok(l) => {
+                        leaf_failing = false;
                         leaf = Some(l);
                         dirty = true;
                     }
                     Err(e) => {
-                        warn!(proxy = %proxy_id, error = %e, "no leaf certificate for the proxy");
+                        if !leaf_failing {
+                            warn!(proxy = %proxy_id, error = %e, "no leaf certificate for the proxy yet; retrying");
+                        }
+                        leaf_failing = true;
                         tx.send_replace(Some(Err(e)));
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }

@@ -1,7 +1,8 @@
-//! `cargo xtask bench catalog`: registers N nodes × 5 services through
-//! `/v1/catalog/register`, then measures `/v1/health/service/:s?passing` for
-//! a 100-instance service, and prints registration throughput, the server's
-//! RSS and the read latencies.
+//! `cargo xtask bench catalog`: registers N nodes × S services (each with a
+//! passing check) through `/v1/catalog/register` on a one-server cluster,
+//! then measures `/v1/health/service/hot?passing` for an H-instance service,
+//! and prints registration throughput, the server's RSS (before, after, and
+//! per instance beyond the base) and the read latencies.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -14,20 +15,22 @@ use super::servers::{self, Server, System};
 /// Options of `bench catalog`.
 pub(crate) struct Options {
     nodes: usize,
+    services_per_node: usize,
+    hot: usize,
     seconds: u64,
     skein_bin: Option<std::path::PathBuf>,
 }
 
-const SERVICES_PER_NODE: usize = 5;
-const HOT_INSTANCES: usize = 100;
 const WRITERS: usize = 32;
 const READERS: usize = 8;
 
 impl Options {
-    /// Parses `[--nodes N] [--seconds S] [--skein-bin PATH]`.
+    /// Parses `[--nodes N] [--services-per-node S] [--hot H] [--seconds S] [--skein-bin PATH]`.
     pub(crate) fn parse(args: &[String]) -> Result<Self> {
         let mut opts = Self {
             nodes: 10_000,
+            services_per_node: 10,
+            hot: 1_000,
             seconds: 10,
             skein_bin: None,
         };
@@ -36,6 +39,8 @@ impl Options {
             let mut value = || it.next().context(format!("{arg} needs a value"));
             match arg.as_str() {
                 "--nodes" => opts.nodes = value()?.parse()?,
+                "--services-per-node" => opts.services_per_node = value()?.parse()?,
+                "--hot" => opts.hot = value()?.parse()?,
                 "--seconds" => opts.seconds = value()?.parse()?,
                 "--skein-bin" => opts.skein_bin = Some(value()?.into()),
                 other => bail!("unknown option {other:?}"),
@@ -55,16 +60,19 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
 }
 
 fn measure(server: &Server, opts: &Options) -> Result<()> {
+    let rss_base = servers::rss_kib(server.guard.pid()).unwrap_or(0);
     let started = Instant::now();
-    register_all(server, opts.nodes)?;
+    register_all(server, opts)?;
     let elapsed = started.elapsed();
-    let registrations = opts.nodes * SERVICES_PER_NODE;
+    let registrations = opts.nodes * opts.services_per_node;
     let rss = servers::rss_kib(server.guard.pid()).unwrap_or(0);
+    let per_instance = rss.saturating_sub(rss_base) as f64 * 1024.0 / registrations.max(1) as f64;
+    let hot = opts.hot.min(opts.nodes);
     let url = format!("{}/v1/health/service/hot?passing", server.base);
     let reads = load::run(READERS, Duration::from_secs(opts.seconds), |agent, _, _| {
         let mut resp = agent.get(&url).call()?;
         let body = resp.body_mut().read_to_string()?;
-        if !resp.status().is_success() || body.matches("\"ServiceID\"").count() < HOT_INSTANCES {
+        if !resp.status().is_success() || body.matches("\"ServiceID\"").count() < hot {
             bail!("unexpected answer {}: {} bytes", resp.status(), body.len());
         }
         Ok(())
@@ -73,13 +81,14 @@ fn measure(server: &Server, opts: &Options) -> Result<()> {
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()?;
     println!(
-        "\n### Catalog: {} nodes × {SERVICES_PER_NODE} services, {}",
+        "\n### Catalog: {} nodes × {} services, {}",
         opts.nodes,
+        opts.services_per_node,
         String::from_utf8_lossy(&date.stdout).trim()
     );
     println!(
-        "\nCommand: `cargo xtask bench catalog --nodes {} --seconds {}`, {}, 2 cores.\n",
-        opts.nodes, opts.seconds, server.version
+        "\nCommand: `cargo xtask bench catalog --nodes {} --services-per-node {} --hot {} --seconds {}`, {}, 2 cores.\n",
+        opts.nodes, opts.services_per_node, opts.hot, opts.seconds, server.version
     );
     println!("| measure | value |\n|---|--:|");
     println!(
@@ -91,11 +100,15 @@ fn measure(server: &Server, opts: &Options) -> Result<()> {
         registrations as f64 / elapsed.as_secs_f64()
     );
     println!(
-        "| server RSS after registration | {:.1} MiB |",
+        "| server RSS before / after registration | {:.1} / {:.1} MiB |",
+        rss_base as f64 / 1024.0,
         rss as f64 / 1024.0
     );
     println!(
-        "| `/v1/health/service/hot?passing` ({HOT_INSTANCES} instances), {READERS} readers | {:.0} req/s |",
+        "| RSS per instance (with its node and check) beyond the base | {per_instance:.0} B |"
+    );
+    println!(
+        "| `/v1/health/service/hot?passing` ({hot} instances), {READERS} readers | {:.0} req/s |",
         reads.ops_per_sec()
     );
     println!(
@@ -108,7 +121,7 @@ fn measure(server: &Server, opts: &Options) -> Result<()> {
 }
 
 /// Registers every node's services from `WRITERS` threads.
-fn register_all(server: &Server, nodes: usize) -> Result<()> {
+fn register_all(server: &Server, opts: &Options) -> Result<()> {
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
     std::thread::scope(|s| {
@@ -117,11 +130,11 @@ fn register_all(server: &Server, nodes: usize) -> Result<()> {
                 let agent = load::agent();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= nodes {
+                    if n >= opts.nodes {
                         return;
                     }
-                    for svc in 0..SERVICES_PER_NODE {
-                        if register(server, &agent, n, svc).is_err() {
+                    for svc in 0..opts.services_per_node {
+                        if register(server, &agent, opts, n, svc).is_err() {
                             failures.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -135,11 +148,17 @@ fn register_all(server: &Server, nodes: usize) -> Result<()> {
     }
 }
 
-fn register(server: &Server, agent: &ureq::Agent, node: usize, svc: usize) -> Result<()> {
-    let name = if svc == 0 && node < HOT_INSTANCES {
+fn register(
+    server: &Server,
+    agent: &ureq::Agent,
+    opts: &Options,
+    node: usize,
+    svc: usize,
+) -> Result<()> {
+    let name = if svc == 0 && node < opts.hot {
         "hot".to_owned()
     } else {
-        format!("svc-{}", (node * SERVICES_PER_NODE + svc) % 500)
+        format!("svc-{}", (node * opts.services_per_node + svc) % 500)
     };
     let body = serde_json::json!({
         "Node": format!("node-{node}"),
