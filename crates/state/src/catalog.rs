@@ -133,7 +133,7 @@ impl Store {
         self.journal_catalog();
         let services = self.data.services.entry(node.to_owned()).or_default();
         let old = services.get(&svc.id);
-        if old.is_some_and(|o| same_service(o, svc)) {
+        if old.is_some_and(|o| o.same_registration(svc)) {
             return;
         }
         let create_index = old.map_or(index, |o| o.create_index);
@@ -260,7 +260,7 @@ impl Store {
         }
         let checks = self.data.checks.entry(node.to_owned()).or_default();
         let old = checks.get(&check.check_id);
-        if old.is_some_and(|o| same_check(o, &check)) {
+        if old.is_some_and(|o| o.same_registration(&check)) {
             return;
         }
         check.create_index = old.map_or(index, |o| o.create_index);
@@ -371,24 +371,6 @@ fn remove_from(
     }
 }
 
-fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
-    let strip = |s: &ServiceInstance| ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..s.clone()
-    };
-    strip(a) == strip(b)
-}
-
-fn same_check(a: &Check, b: &Check) -> bool {
-    let strip = |c: &Check| Check {
-        create_index: 0,
-        modify_index: 0,
-        ..c.clone()
-    };
-    strip(a) == strip(b)
-}
-
 // === impl Store: catalog reads ===
 
 impl Store {
@@ -430,6 +412,18 @@ impl Store {
                 .count(),
             nodes: self.data.nodes.len(),
         }
+    }
+
+    /// One node's services by id and its checks by id, borrowed.
+    #[allow(clippy::type_complexity)]
+    pub fn node_entries(
+        &self,
+        node: &str,
+    ) -> (
+        Option<&BTreeMap<String, ServiceInstance>>,
+        Option<&BTreeMap<String, Check>>,
+    ) {
+        (self.data.services.get(node), self.data.checks.get(node))
     }
 
     /// One node's record, borrowed; the name matches exactly, else

@@ -122,6 +122,76 @@ pub struct Check {
     pub modify_index: Index,
 }
 
+impl ServiceInstance {
+    /// Whether both are the same registration, indexes aside (no copies).
+    pub fn same_registration(&self, other: &Self) -> bool {
+        let Self {
+            id,
+            service,
+            tags,
+            address,
+            port,
+            meta,
+            kind,
+            extra,
+            create_index: _,
+            modify_index: _,
+        } = self;
+        (id, service, tags, address, port, meta, kind, extra)
+            == (
+                &other.id,
+                &other.service,
+                &other.tags,
+                &other.address,
+                &other.port,
+                &other.meta,
+                &other.kind,
+                &other.extra,
+            )
+    }
+}
+
+impl Check {
+    /// Whether both are the same check in the same state, indexes aside
+    /// (no copies).
+    pub fn same_registration(&self, other: &Self) -> bool {
+        let Self {
+            node,
+            check_id,
+            name,
+            status,
+            notes,
+            output,
+            service_id,
+            service_name,
+            service_tags,
+            check_type,
+            interval,
+            timeout,
+            create_index: _,
+            modify_index: _,
+        } = self;
+        (node, check_id, name, status, notes, output, service_id)
+            == (
+                &other.node,
+                &other.check_id,
+                &other.name,
+                &other.status,
+                &other.notes,
+                &other.output,
+                &other.service_id,
+            )
+            && (service_name, service_tags, check_type, interval, timeout)
+                == (
+                    &other.service_name,
+                    &other.service_tags,
+                    &other.check_type,
+                    &other.interval,
+                    &other.timeout,
+                )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::CheckStatus::*;

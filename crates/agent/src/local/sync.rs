@@ -4,6 +4,7 @@
 //! diffs the node's catalog entries against the local state and writes
 //! only the differences, in both directions.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -158,6 +159,9 @@ async fn sync_once(state: &LocalState, server: &Server, fixed: &Fixed) -> Result
     Ok(writes)
 }
 
+/// The writes that make this node's catalog entries match the local
+/// state. Compared under the store's read lock against borrowed records,
+/// with lookups by id, so a pass stays linear in the node's services.
 fn diff(
     server: &Server,
     fixed: &Fixed,
@@ -168,63 +172,61 @@ fn diff(
         .store()
         .read()
         .map_err(|_| "state store poisoned".to_owned())?;
-    let name = fixed.node.node.clone();
-    let (_, found) = store.node(&name);
-    let (_, remote_checks) = store.node_checks(&name);
-    drop(store);
-    let (remote_node, remote_services) = found.map_or((None, Vec::new()), |(n, s)| (Some(n), s));
+    let name = fixed.node.node.as_str();
+    let node_ok = store
+        .node_record(name)
+        .is_some_and(|n| n.node == name && same_node(n, &fixed.node));
+    let (remote_services, remote_checks) = store.node_entries(name);
+    let remote_service = |id: &str| remote_services.and_then(|m| m.get(id));
+    let remote_check = |id: &str| remote_checks.and_then(|m| m.get(id));
     let mut ops = Vec::new();
-    let node_ok = remote_node
-        .as_ref()
-        .is_some_and(|n| same_node(n, &fixed.node));
     if !node_ok {
         ops.push(register(&fixed.node, false, None, Vec::new()));
     }
-    let mut rewritten: Vec<&str> = Vec::new();
+    let mut own_checks: HashMap<&str, Vec<Check>> = HashMap::new();
+    for c in checks.iter().filter(|c| !c.service_id.is_empty()) {
+        own_checks.entry(&c.service_id).or_default().push(c.clone());
+    }
+    let mut rewritten: HashSet<&str> = HashSet::new();
     for svc in services {
-        let current = remote_services.iter().find(|r| r.id == svc.id);
-        if !node_ok || current.is_none_or(|r| !same_service(r, svc)) {
-            let own: Vec<Check> = checks
-                .iter()
-                .filter(|c| c.service_id == svc.id)
-                .cloned()
-                .collect();
+        let current = remote_service(&svc.id);
+        if !node_ok || current.is_none_or(|r| !r.same_registration(svc)) {
+            let own = own_checks.remove(svc.id.as_str()).unwrap_or_default();
             ops.push(register(&fixed.node, true, Some(svc.clone()), own));
-            rewritten.push(&svc.id);
+            rewritten.insert(&svc.id);
         }
     }
     let stale: Vec<Check> = checks
         .iter()
-        .filter(|c| c.service_id.is_empty() || !rewritten.contains(&c.service_id.as_str()))
-        .filter(|c| {
-            remote_checks
-                .iter()
-                .find(|r| r.check_id == c.check_id)
-                .is_none_or(|r| !same_check(r, c))
-        })
+        .filter(|c| c.service_id.is_empty() || !rewritten.contains(c.service_id.as_str()))
+        .filter(|c| remote_check(&c.check_id).is_none_or(|r| !same_check(r, c)))
         .cloned()
         .collect();
     if !stale.is_empty() {
         ops.push(register(&fixed.node, true, None, stale));
     }
-    for r in remote_services
-        .iter()
-        .filter(|r| !services.iter().any(|s| s.id == r.id))
+    let local_services: HashSet<&str> = services.iter().map(|s| s.id.as_str()).collect();
+    for id in remote_services
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter(|id| !local_services.contains(id.as_str()))
     {
         ops.push(Op::Deregister {
-            node: name.clone(),
-            service_id: Some(r.id.clone()),
+            node: name.to_owned(),
+            service_id: Some(id.clone()),
             check_id: None,
         });
     }
-    for r in remote_checks
-        .iter()
-        .filter(|r| !checks.iter().any(|c| c.check_id == r.check_id))
+    let local_checks: HashSet<&str> = checks.iter().map(|c| c.check_id.as_str()).collect();
+    for id in remote_checks
+        .into_iter()
+        .flat_map(|m| m.keys())
+        .filter(|id| !local_checks.contains(id.as_str()))
     {
         ops.push(Op::Deregister {
-            node: name.clone(),
+            node: name.to_owned(),
             service_id: None,
-            check_id: Some(r.check_id.clone()),
+            check_id: Some(id.clone()),
         });
     }
     Ok(ops)
@@ -258,18 +260,6 @@ fn same_node(a: &Node, b: &Node) -> bool {
         &b.tagged_addresses,
         &b.meta,
     )
-}
-
-fn same_service(a: &ServiceInstance, b: &ServiceInstance) -> bool {
-    ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..a.clone()
-    } == ServiceInstance {
-        create_index: 0,
-        modify_index: 0,
-        ..b.clone()
-    }
 }
 
 fn same_check(a: &Check, b: &Check) -> bool {
