@@ -34,7 +34,9 @@ where
     let meta = state.backend.read_barrier(req.consistency).await?;
     let deadline = Instant::now() + with_jitter(req.wait);
     let store = state.backend.store();
+    let mut woken = false;
     loop {
+        let _turn = wake_turn(state, woken).await;
         let watch = {
             let guard = store
                 .read()
@@ -47,7 +49,20 @@ where
             guard.watch(&topics)
         };
         let _ = tokio::time::timeout_at(deadline, watch).await;
+        woken = true;
     }
+}
+
+/// A woken query's turn to re-read. One write can wake tens of thousands
+/// of parked queries at once; they take turns (a fair semaphore), so the
+/// runtime's queue never holds more than a few dozen of them and requests
+/// that arrive meanwhile (writes, other reads) are not stuck behind the
+/// whole crowd.
+async fn wake_turn(state: &ApiState, woken: bool) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    if !woken {
+        return None;
+    }
+    state.answers.wake_turns().acquire().await.ok()
 }
 
 /// Like [`query`] for reads whose answer is rendered once per change and
@@ -62,7 +77,9 @@ where
     let deadline = Instant::now() + with_jitter(req.wait);
     let store = state.backend.store();
     let key = req.share_key();
+    let mut woken = false;
     loop {
+        let _turn = wake_turn(state, woken).await;
         let (entry, parked) = {
             let guard = store
                 .read()
@@ -89,6 +106,7 @@ where
             None => return Ok(respond(state, &entry, meta, req.consistency)),
             Some(watch) => {
                 let _ = tokio::time::timeout_at(deadline, watch).await;
+                woken = true;
             }
         }
     }

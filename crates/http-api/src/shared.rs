@@ -95,15 +95,33 @@ impl Entry {
     }
 }
 
-/// Current answers by request identity.
-#[derive(Debug, Default)]
+/// Woken queries re-reading at once (see `blocking::wake_turn`).
+const WAKE_TURNS: usize = 32;
+
+/// Current answers by request identity, and the turns of woken queries.
+#[derive(Debug)]
 pub struct SharedAnswers {
     entries: Mutex<HashMap<String, Arc<Entry>>>,
+    turns: tokio::sync::Semaphore,
+}
+
+impl Default for SharedAnswers {
+    fn default() -> Self {
+        Self {
+            entries: Mutex::default(),
+            turns: tokio::sync::Semaphore::new(WAKE_TURNS),
+        }
+    }
 }
 
 // === impl SharedAnswers ===
 
 impl SharedAnswers {
+    /// The fair queue woken queries wait in before re-reading.
+    pub(crate) fn wake_turns(&self) -> &tokio::sync::Semaphore {
+        &self.turns
+    }
+
     /// The current answer for `key`, if one was rendered since its topics
     /// last changed.
     pub(crate) fn get(&self, key: &str) -> Option<Arc<Entry>> {
