@@ -67,8 +67,8 @@ async fn wake_turn(state: &ApiState, woken: bool) -> Option<tokio::sync::Semapho
 
 /// Like [`query`] for reads whose answer is rendered once per change and
 /// shared by every identical read (same path, parameters and token): a
-/// woken query reuses the answer the first one rendered while its topics
-/// have not changed since.
+/// read reuses the answer an earlier one rendered while its topics have
+/// not changed since (a crowd of woken watchers renders it once).
 pub(crate) async fn shared<F>(state: &ApiState, req: &Req, read: F) -> Result<Response, ApiError>
 where
     F: Fn(&Store) -> (u64, Body, Vec<Topic>),
@@ -92,9 +92,7 @@ where
                     let (index, body, topics) = read(&guard);
                     let valid = guard.watch(&topics);
                     let entry = Arc::new(Entry::new(index.max(1), body, topics, valid));
-                    if req.index != 0 {
-                        state.answers.put(key.clone(), entry.clone());
-                    }
+                    state.answers.put(key.clone(), entry.clone());
                     entry
                 }
             };

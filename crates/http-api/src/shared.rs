@@ -17,7 +17,9 @@ use serde::Serialize;
 use skein_state::{Topic, Watch};
 
 /// Entries kept before fired ones are swept (then all, if still over).
-const MAX_ENTRIES: usize = 8_192;
+const MAX_ENTRIES: usize = 65_536;
+/// Body bytes kept before fired entries are swept (then all, if still over).
+const MAX_BYTES: usize = 64 << 20;
 
 /// A rendered read answer: status, content type and body.
 #[derive(Debug, Clone)]
@@ -101,8 +103,15 @@ const WAKE_TURNS: usize = 32;
 /// Current answers by request identity, and the turns of woken queries.
 #[derive(Debug)]
 pub struct SharedAnswers {
-    entries: Mutex<HashMap<String, Arc<Entry>>>,
+    entries: Mutex<Entries>,
     turns: tokio::sync::Semaphore,
+}
+
+/// The entries and the body bytes they hold.
+#[derive(Debug, Default)]
+struct Entries {
+    by_key: HashMap<String, Arc<Entry>>,
+    bytes: usize,
 }
 
 impl Default for SharedAnswers {
@@ -126,25 +135,32 @@ impl SharedAnswers {
     /// last changed.
     pub(crate) fn get(&self, key: &str) -> Option<Arc<Entry>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        entries.get(key).filter(|e| e.is_current()).cloned()
+        entries.by_key.get(key).filter(|e| e.is_current()).cloned()
     }
 
-    /// Keeps `entry` for the next identical read.
+    /// Keeps `entry` for the next identical read, within the entry and
+    /// byte budgets.
     pub(crate) fn put(&self, key: String, entry: Arc<Entry>) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, e| e.is_current());
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+        let size = entry.body.bytes.len();
+        if entries.by_key.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
+            entries.by_key.retain(|_, e| e.is_current());
+            entries.bytes = entries.by_key.values().map(|e| e.body.bytes.len()).sum();
+            if entries.by_key.len() >= MAX_ENTRIES || entries.bytes + size > MAX_BYTES {
+                entries.by_key.clear();
+                entries.bytes = 0;
             }
         }
-        entries.insert(key, entry);
+        entries.bytes += size;
+        if let Some(old) = entries.by_key.insert(key, entry) {
+            entries.bytes -= old.body.bytes.len();
+        }
     }
 
     /// Number of entries held (for tests).
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.entries.lock().map(|e| e.len()).unwrap_or(0)
+        self.entries.lock().map(|e| e.by_key.len()).unwrap_or(0)
     }
 }
 

@@ -33,18 +33,89 @@ pub enum Topic {
     ConnectCa,
 }
 
+/// Watchers of one topic woken at once; beyond this many, they are woken
+/// in relay (see [`Relay`]).
+const RELAY_WIDTH: usize = 64;
+
 #[derive(Debug, Default)]
 struct Shared {
     fired: AtomicBool,
     waker: Mutex<Option<Waker>>,
+    /// The relay this watcher must pass on once its owner runs.
+    relay: Mutex<Option<Arc<Relay>>>,
 }
 
 impl Shared {
     fn fire(&self) {
         self.fired.store(true, Ordering::Release);
-        let waker = self.waker.lock().map(|mut w| w.take()).unwrap_or(None);
-        if let Some(w) = waker {
+        if let Some(w) = take(&self.waker) {
             w.wake();
+        }
+    }
+
+    /// Wakes this (already fired) watcher as the relay's next runner.
+    /// False if no task waits on it (never polled, or dropped), so the
+    /// relay must go on to the next.
+    fn wake_in(&self, relay: &Arc<Relay>) -> bool {
+        put(&self.relay, relay.clone());
+        if let Some(w) = take(&self.waker) {
+            w.wake();
+            return true;
+        }
+        // Nobody to run: take the baton back. If it is gone already, the
+        // owner polled or dropped the watch meanwhile and passed it on.
+        take(&self.relay).is_none()
+    }
+
+    /// Passes the relay on, if this watcher holds it.
+    fn pass(&self) {
+        if let Some(relay) = take(&self.relay) {
+            relay.wake_next();
+        }
+    }
+}
+
+fn take<T>(slot: &Mutex<Option<T>>) -> Option<T> {
+    slot.lock().map(|mut s| s.take()).unwrap_or(None)
+}
+
+fn put<T>(slot: &Mutex<Option<T>>, value: T) {
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(value);
+    }
+}
+
+/// The rest of a crowd of fired watchers, woken a few at a time: each
+/// woken owner, when it first runs, wakes the next. A write that fires
+/// ten thousand watchers thus never puts more than [`RELAY_WIDTH`] of them
+/// in the runtime's queue, and other work is not stuck behind the crowd.
+#[derive(Debug)]
+struct Relay {
+    rest: Mutex<Vec<Arc<Shared>>>,
+}
+
+impl Relay {
+    fn start(crowd: Vec<Arc<Shared>>) {
+        crowd
+            .iter()
+            .for_each(|s| s.fired.store(true, Ordering::Release));
+        let relay = Arc::new(Relay {
+            rest: Mutex::new(crowd),
+        });
+        for _ in 0..RELAY_WIDTH {
+            relay.wake_next();
+        }
+    }
+
+    /// Wakes the next watcher that has a task waiting on it.
+    fn wake_next(self: &Arc<Self>) {
+        loop {
+            let next = self.rest.lock().map(|mut r| r.pop()).unwrap_or(None);
+            match next {
+                None => return,
+                Some(s) if s.wake_in(self) => return,
+                Some(_) => continue,
+            }
         }
     }
 }
@@ -67,15 +138,22 @@ impl Future for Watch {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         if self.shared.fired.load(Ordering::Acquire) {
+            self.shared.pass();
             return Poll::Ready(());
         }
-        if let Ok(mut w) = self.shared.waker.lock() {
-            *w = Some(cx.waker().clone());
-        }
-        if self.shared.fired.load(Ordering::Acquire) {
+        put(&self.shared.waker, cx.waker().clone());
+        if self.shared.fired.load(Ordering::Acquire) && take(&self.shared.waker).is_some() {
+            self.shared.pass();
             return Poll::Ready(());
         }
         Poll::Pending
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        take(&self.shared.waker);
+        self.shared.pass();
     }
 }
 
@@ -102,7 +180,11 @@ impl Parked {
     }
 
     fn fire(self) {
-        self.items.iter().for_each(|s| s.fire());
+        if self.items.len() <= RELAY_WIDTH {
+            self.items.iter().for_each(|s| s.fire());
+        } else {
+            Relay::start(self.items);
+        }
     }
 }
 
@@ -176,6 +258,63 @@ mod tests {
         r.fire(&Topic::Kv("a/b".into()));
         assert!(fired(&key) && fired(&prefix));
         assert!(!fired(&other) && !fired(&sessions));
+    }
+
+    struct Counter(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    fn poll(w: &mut Watch, waker: &Waker) -> bool {
+        let mut cx = Context::from_waker(waker);
+        Pin::new(w).poll(&mut cx).is_ready()
+    }
+
+    #[test]
+    fn a_crowd_is_woken_in_relay_and_everyone_gets_through() {
+        let mut r = WatchRegistry::default();
+        let n = 1_000;
+        let mut crowd: Vec<(Watch, Arc<Counter>)> = (0..n)
+            .map(|_| {
+                let c = Arc::new(Counter(std::sync::atomic::AtomicUsize::new(0)));
+                (r.register(&[Topic::Sessions]), c)
+            })
+            .collect();
+        for (w, c) in &mut crowd {
+            assert!(!poll(w, &Waker::from(c.clone())));
+        }
+        // One watcher's task is gone, and one was never polled (a cached
+        // answer's validity watch): the relay must skip both.
+        drop(crowd.remove(500));
+        let _validity = r.register(&[Topic::Sessions]);
+        r.fire(&Topic::Sessions);
+        assert!(crowd.iter().all(|(w, _)| w.is_fired()), "all fired at once");
+        let woken = |crowd: &[(Watch, Arc<Counter>)], done: &[bool]| {
+            crowd
+                .iter()
+                .zip(done)
+                .filter(|((_, c), d)| !**d && c.0.load(Ordering::SeqCst) > 0)
+                .count()
+        };
+        let mut done = vec![false; crowd.len()];
+        assert_eq!(woken(&crowd, &done), RELAY_WIDTH);
+        // Only woken owners run; each one that runs wakes the next.
+        while done.iter().any(|d| !d) {
+            let runnable = woken(&crowd, &done);
+            assert!(
+                runnable > 0 && runnable <= RELAY_WIDTH,
+                "{runnable} runnable"
+            );
+            for (i, (w, c)) in crowd.iter_mut().enumerate() {
+                if !done[i] && c.0.load(Ordering::SeqCst) > 0 {
+                    assert!(poll(w, &Waker::from(c.clone())));
+                    done[i] = true;
+                }
+            }
+        }
     }
 
     #[test]
