@@ -24,13 +24,21 @@ const LAST_PURGED: &str = "last_purged";
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
 
+/// The database's page cache. redb's default (1 GiB) would keep the whole
+/// log and the latest snapshot blob resident as they grow; appends and the
+/// tail that followers fetch fit in far less.
+const CACHE_BYTES: usize = 32 << 20;
+
 /// Opens (or creates) the database at `path`, or an in-memory one.
 pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
     let db = match path {
-        Some(p) => Database::create(p).map_err(|e| crate::Error::Open {
-            path: p.display().to_string(),
-            source: e.into(),
-        })?,
+        Some(p) => Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(p)
+            .map_err(|e| crate::Error::Open {
+                path: p.display().to_string(),
+                source: e.into(),
+            })?,
         None => Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| crate::Error::Open {
