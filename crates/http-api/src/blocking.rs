@@ -36,7 +36,7 @@ where
     let store = state.backend.store();
     let mut woken = false;
     loop {
-        let _turn = wake_turn(state, woken).await;
+        let turn = wake_turn(state, woken).await;
         let watch = {
             let guard = store
                 .read()
@@ -48,6 +48,8 @@ where
             }
             guard.watch(&topics)
         };
+        // The turn is for re-reading, never held while parked.
+        drop(turn);
         let _ = tokio::time::timeout_at(deadline, watch).await;
         woken = true;
     }
@@ -79,7 +81,7 @@ where
     let key = req.share_key();
     let mut woken = false;
     loop {
-        let _turn = wake_turn(state, woken).await;
+        let turn = wake_turn(state, woken).await;
         let (entry, parked) = {
             let guard = store
                 .read()
@@ -103,6 +105,7 @@ where
         match parked {
             None => return Ok(respond(state, &entry, meta, req.consistency)),
             Some(watch) => {
+                drop(turn);
                 let _ = tokio::time::timeout_at(deadline, watch).await;
                 woken = true;
             }

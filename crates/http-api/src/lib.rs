@@ -21,6 +21,7 @@ mod query;
 mod response;
 mod router;
 mod shared;
+mod trace;
 mod v1;
 
 pub use auth::{Access, Authorizer, StaticAuthorizer};

@@ -3,11 +3,9 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use tracing::Instrument;
 
 use crate::v1::{
     agent, catalog, chain, config, connect_ca, coordinate, event, gateway, health, intentions, kv,
@@ -74,7 +72,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/ui", get(ui))
         .route("/ui/", get(ui))
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(middleware::from_fn(trace_request))
+        .layer(crate::trace::TraceLayer)
         .with_state(state)
 }
 
@@ -88,15 +86,4 @@ async fn ui() -> Response {
     let page = "<!doctype html><title>skein</title><h1>skein</h1>\
                 <p>The web UI is not part of this build. The HTTP API is at <code>/v1/</code>.</p>";
     axum::response::Html(page).into_response()
-}
-
-async fn trace_request(req: Request, next: Next) -> Response {
-    let span = tracing::debug_span!("http", method = %req.method(), path = %req.uri().path());
-    async move {
-        let resp = next.run(req).await;
-        tracing::debug!(status = resp.status().as_u16(), "request");
-        resp
-    }
-    .instrument(span)
-    .await
 }
