@@ -90,7 +90,7 @@ impl Options {
 /// Runs the benchmark.
 pub(crate) fn run(opts: &Options) -> Result<()> {
     let scratch = tempfile::Builder::new().prefix("skein-bench-").tempdir()?;
-    let extra = ["-log-level=warn".to_owned()];
+    let extra = ["-log-level=warn".to_owned(), "-grpc-port=-1".to_owned()];
     let mut server = servers::start_skein_dns(scratch.path(), opts.skein_bin.as_deref(), &extra)?;
     let addr: SocketAddr = server
         .base
