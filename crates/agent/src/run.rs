@@ -7,7 +7,7 @@ use std::time::Duration;
 use skein_config::RuntimeConfig;
 use skein_dns::{DnsHandler, DnsServer, DnsSettings, GateFuture, ReadGate};
 use skein_http_api::{
-    AgentInfo, ApiConfig, ApiState, ClusterView, EventLog, LogFeed, StaticAuthorizer,
+    AgentInfo, ApiConfig, ApiParts, ApiState, ClusterView, EventLog, LogFeed, StaticAuthorizer,
 };
 use skein_server::{Server, ServerOptions, raft_id_for};
 use skein_types::read::Consistency;
@@ -387,7 +387,7 @@ fn api_state(
         default_allow: config.acl.default_policy == "allow",
         management_token: config.acl.tokens.initial_management.clone(),
     };
-    ApiState {
+    ApiState::new(ApiParts {
         leaves,
         backend: Arc::new(backend),
         agent: Arc::new(info),
@@ -398,7 +398,7 @@ fn api_state(
         logs,
         cluster,
         answers: Arc::default(),
-    }
+    })
 }
 
 /// What anti-entropy keeps in the catalog besides local registrations:

@@ -117,6 +117,10 @@ impl FromRequestParts<ApiState> for Req {
             .unwrap_or(0);
         let wait = wait_of(&params, state)?;
         let consistency = consistency_of(&params)?;
+        // Parsed into fields; a parked query should not carry them twice.
+        let mut params = params;
+        params.0.retain(|(k, _)| k != "index" && k != "wait");
+        params.0.shrink_to_fit();
         Ok(Self {
             path: parts.uri.path().to_owned(),
             params,
@@ -132,15 +136,10 @@ impl FromRequestParts<ApiState> for Req {
 
 impl Req {
     /// What makes two reads identical: path, token and every parameter but
-    /// the blocking ones.
+    /// the blocking ones (`index` and `wait` are not kept in `params`).
     pub(crate) fn share_key(&self) -> String {
         let mut key = self.path.clone();
-        for (k, v) in self
-            .params
-            .0
-            .iter()
-            .filter(|(k, _)| k != "index" && k != "wait")
-        {
+        for (k, v) in &self.params.0 {
             key.push_str(if key.len() == self.path.len() {
                 "?"
             } else {

@@ -20,9 +20,29 @@ use crate::{
 /// enforce their own, smaller limits.
 const MAX_BODY: usize = 256 * 1024 * 1024;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one pointer to [`ApiParts`], so the
+/// future of every request (which carries it twice: axum's handler wrapper
+/// keeps a copy while the handler runs) stays small while it is parked.
 #[derive(Clone)]
-pub struct ApiState {
+pub struct ApiState(Arc<ApiParts>);
+
+impl ApiState {
+    /// The state of an API made of `parts`.
+    pub fn new(parts: ApiParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for ApiState {
+    type Target = ApiParts;
+
+    fn deref(&self) -> &ApiParts {
+        &self.0
+    }
+}
+
+/// What the handlers share: the agent's interfaces and the API's settings.
+pub struct ApiParts {
     /// The agent behind the API.
     pub backend: Arc<dyn Backend>,
     /// Facts about the agent.
