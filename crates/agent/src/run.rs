@@ -533,7 +533,7 @@ async fn serve_http(
     let Some(port) = config.ports.http else {
         return Ok((Vec::new(), Vec::new()));
     };
-    let app = skein_http_api::router(state);
+    let app = tower::make::Shared::new(skein_http_api::service(state));
     let mut addrs = Vec::new();
     let mut tasks = Vec::new();
     for ip in &config.addresses.http {

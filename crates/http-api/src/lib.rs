@@ -32,5 +32,5 @@ pub use backend::{
 pub use error::ApiError;
 pub use events::{EventLog, UserEvent};
 pub use logs::{LOG_BUFFER, LogFeed, LogLine, log_feed};
-pub use router::{ApiParts, ApiState, router};
+pub use router::{ApiParts, ApiState, router, service};
 pub use shared::SharedAnswers;

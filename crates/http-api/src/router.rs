@@ -1,11 +1,13 @@
 //! The `/v1` route table.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use tower::{Service, ServiceBuilder};
 
 use crate::v1::{
     agent, catalog, chain, config, connect_ca, coordinate, event, gateway, health, intentions, kv,
@@ -65,7 +67,8 @@ pub struct ApiParts {
     pub answers: Arc<crate::SharedAnswers>,
 }
 
-/// The whole `/v1` API.
+/// The whole `/v1` API's routes (serve [`service`], which adds the
+/// request span and the body limit).
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/kv/", get(kv::get).put(kv::put).delete(kv::delete))
@@ -91,9 +94,23 @@ pub fn router(state: ApiState) -> Router {
         .route("/", get(root))
         .route("/ui", get(ui))
         .route("/ui/", get(ui))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(crate::trace::TraceLayer)
         .with_state(state)
+}
+
+/// The whole API as one service: the request span and the body limit wrap
+/// the router once. (`Router::layer` wraps every route instead, boxing its
+/// future once more per layer, and a parked query carries every box.)
+pub fn service(
+    state: ApiState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
+    ServiceBuilder::new()
+        .layer(crate::trace::TraceLayer)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .service(router(state))
 }
 
 /// `/` sends browsers to the UI, as Consul does.
