@@ -25,13 +25,23 @@ pub(crate) struct Agent {
     _dir: Option<tempfile::TempDir>,
 }
 
-/// A free TCP port on loopback.
+/// A free TCP port, chosen below Linux's ephemeral range (32768-60999).
+/// Ports handed out by `bind(:0)` and taken by outgoing connections come
+/// from that range, so a port picked there could be taken by another
+/// process (an agent, an Envoy, a connection) between this pick and its
+/// use; a random pick from 20000-32767 that binds on every address is only
+/// raced by other tests' picks.
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    loop {
+        let port = rng.gen_range(20_000..32_768);
+        if TcpListener::bind(("0.0.0.0", port)).is_ok()
+            && std::net::UdpSocket::bind(("0.0.0.0", port)).is_ok()
+        {
+            return port;
+        }
+    }
 }
 
 impl Agent {
