@@ -370,6 +370,48 @@ fn outside_names_are_refused_without_recursors_and_forwarded_with_them() {
     );
 }
 
+/// dig without its random cookie asks byte-identical questions (but for
+/// the ID), which the server may answer from the bytes it encoded before:
+/// the order of the instances must still change from answer to answer,
+/// and a catalog change must show in the very next answer.
+#[test]
+fn repeated_questions_get_fresh_orders_and_see_a_change_at_once() {
+    let (agent, dns) = dns_agent(&[]);
+    for i in 1..=3 {
+        catalog(
+            &agent,
+            json!({"Node": format!("n{i}"), "Address": format!("10.0.0.{i}"),
+                   "Service": {"Service": "web", "ID": "web", "Port": 80}}),
+        );
+    }
+    let ask = || dig(dns, &["+nocookie", "web.service.consul", "A"]);
+    let mut orders = std::collections::BTreeSet::new();
+    for _ in 0..40 {
+        let answer = ask().data();
+        assert_eq!(sorted(answer.clone()), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+        orders.insert(answer);
+    }
+    // 40 uniform draws of 6 orders miss 3 or more of them with a
+    // probability near 1e-11.
+    assert!(orders.len() >= 4, "only these orders: {orders:?}");
+
+    catalog(
+        &agent,
+        json!({"Node": "n4", "Address": "10.0.0.4",
+               "Service": {"Service": "web", "ID": "web", "Port": 80}}),
+    );
+    assert_eq!(
+        sorted(ask().data()),
+        ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
+    );
+    let r = put(
+        &agent.url("/v1/catalog/deregister"),
+        json!({"Node": "n2"}).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sorted(ask().data()), ["10.0.0.1", "10.0.0.3", "10.0.0.4"]);
+}
+
 #[test]
 fn a_resolver_library_reads_skein_answers() {
     use hickory_resolver::Resolver;

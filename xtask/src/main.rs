@@ -46,7 +46,7 @@ usage: cargo xtask <verb> [options]
                 [--skein-bin PATH]
         register N nodes x S services, print RSS per instance, then read the health of
         a service with H instances
-  bench dns [--seconds 10] [--clients 4] [--threads 1] [--log-level L] [--skein-bin PATH]
+  bench dns [--seconds 10] [--rounds 3] [--clients 4] [--threads 1] [--log-level L] [--skein-bin PATH]
         dnsperf against skein's DNS interface (`agent -dev`, -log-level=L if given)
         and dnsmasq, same three A records (installs dnsperf and dnsmasq-base if missing)
   bench ca [--leaves 1000] [--skein-bin PATH]

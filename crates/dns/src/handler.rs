@@ -8,12 +8,14 @@ use std::sync::{Arc, RwLock};
 
 use hickory_proto::op::{Edns, Message, MessageType, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{DNSClass, Record};
+use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::proto::op::{Header, HeaderCounts};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
-use hickory_server::zone_handler::MessageResponseBuilder;
+use hickory_server::zone_handler::{MessageResponse, MessageResponseBuilder};
 use skein_state::Store;
+use skein_types::Index;
 use tracing::{debug, warn};
 
 use crate::lookup::{self, Question, Reply};
@@ -51,7 +53,7 @@ impl std::fmt::Debug for DnsHandler {
 
 /// A response, ready to encode.
 #[derive(Debug)]
-struct Built {
+pub(crate) struct Built {
     metadata: Metadata,
     answers: Vec<Record>,
     authorities: Vec<Record>,
@@ -71,6 +73,92 @@ impl Built {
     }
 }
 
+/// What a request needs before it can be answered.
+enum Plan {
+    /// Nothing: the answer is ready (an error or a refusal).
+    Now(Built),
+    /// A name under the domain, read from the store (after confirming a
+    /// leader read unless stale reads are allowed).
+    Local(name::Parsed),
+    /// A name outside the domain, for the recursors.
+    Recurse,
+}
+
+/// The request's question, when it asks exactly one.
+fn single_query(request: &Request) -> Option<&Query> {
+    match request.queries.queries() {
+        [query] => Some(query.original()),
+        _ => None,
+    }
+}
+
+/// An answer given without waiting.
+pub(crate) struct Ready {
+    pub(crate) built: Built,
+    /// Set when the same question may get the same bytes again while the
+    /// catalog stays at the index (with the same order of instances).
+    pub(crate) reuse: Option<Reuse>,
+}
+
+impl Ready {
+    fn once(built: Built) -> Ready {
+        Ready { built, reuse: None }
+    }
+}
+
+/// What an answer that may be given again depends on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Reuse {
+    /// The catalog index it was read at.
+    pub(crate) index: Index,
+    /// The order its instances were given in.
+    pub(crate) order: Order,
+}
+
+/// One of the orders of an answer's instances: the `nth` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Order {
+    pub(crate) nth: usize,
+    pub(crate) count: usize,
+}
+
+/// Instances up to which each order of an answer is numbered (5! = 120
+/// orders); larger answers are shuffled without a number.
+const NUMBERED_ORDERS_UP_TO: usize = 5;
+
+/// Orders `groups` as `pick` chooses among their orders and returns the
+/// order taken, or shuffles them when they are too many to number.
+fn reorder<T>(groups: &mut [T], pick: &mut dyn FnMut(usize) -> usize) -> Option<Order> {
+    use rand::seq::SliceRandom;
+    if groups.len() > NUMBERED_ORDERS_UP_TO {
+        groups.shuffle(&mut rand::thread_rng());
+        return None;
+    }
+    let count = (1..=groups.len()).product::<usize>();
+    let nth = pick(count) % count;
+    permute(groups, nth);
+    Some(Order { nth, count })
+}
+
+/// Puts `items` in their `nth` order (of `len!`, in lexicographic order of
+/// positions): each position takes one of the items not placed yet.
+fn permute<T>(items: &mut [T], mut nth: usize) {
+    let len = items.len();
+    for at in 0..len {
+        let rest = len - at;
+        let block: usize = (1..rest).product();
+        let chosen = nth / block;
+        nth %= block;
+        items[at..=at + chosen].rotate_right(1);
+    }
+}
+
+/// A uniformly random choice among `count` orders.
+pub(crate) fn random_order(count: usize) -> usize {
+    use rand::Rng;
+    rand::thread_rng().gen_range(0..count.max(1))
+}
+
 impl DnsHandler {
     /// A handler over `store` with `settings`.
     pub fn new(settings: DnsSettings, store: Arc<RwLock<Store>>, gate: Arc<dyn ReadGate>) -> Self {
@@ -81,42 +169,107 @@ impl DnsHandler {
         }
     }
 
-    async fn respond(&self, request: &Request) -> Built {
+    /// What `request` needs before it can be answered.
+    fn plan(&self, request: &Request) -> Plan {
         if request.metadata.message_type != MessageType::Query {
-            return Built::error(request, ResponseCode::FormErr);
+            return Plan::Now(Built::error(request, ResponseCode::FormErr));
         }
         if request.metadata.op_code != OpCode::Query {
-            return Built::error(request, ResponseCode::NotImp);
+            return Plan::Now(Built::error(request, ResponseCode::NotImp));
         }
-        let [query] = request.queries.queries() else {
-            return Built::error(request, ResponseCode::FormErr);
+        let Some(query) = single_query(request) else {
+            return Plan::Now(Built::error(request, ResponseCode::FormErr));
         };
-        let query = query.original();
         if !matches!(query.query_class, DNSClass::IN | DNSClass::ANY) {
-            return Built::error(request, ResponseCode::Refused);
+            return Plan::Now(Built::error(request, ResponseCode::Refused));
         }
         match name::parse(&query.name, self.settings.domains()) {
-            Some(parsed) => self.local(request, query, &parsed).await,
-            None => self.recurse(request).await,
+            Some(parsed) => Plan::Local(parsed),
+            None if self.settings.recursors.is_empty() => {
+                Plan::Now(Built::error(request, ResponseCode::Refused))
+            }
+            None => Plan::Recurse,
         }
     }
 
-    /// Answers a name under the domain.
-    async fn local(&self, request: &Request, query: &Query, parsed: &name::Parsed) -> Built {
-        if !self.settings.config.allow_stale
-            && let Err(e) = self.gate.confirm().await
-        {
-            warn!(error = %e, name = %query.name, "dns: consistent read failed");
-            return Built::error(request, ResponseCode::ServFail);
+    /// The answer to `request`, confirming a leader read or asking the
+    /// recursors when that is needed.
+    pub(crate) async fn respond(&self, request: &Request) -> Built {
+        match self.plan(request) {
+            Plan::Now(built) => built,
+            Plan::Local(parsed) => {
+                if !self.settings.config.allow_stale
+                    && let Err(e) = self.gate.confirm().await
+                {
+                    warn!(error = %e, "dns: consistent read failed");
+                    return Built::error(request, ResponseCode::ServFail);
+                }
+                self.local(request, &parsed, &mut random_order).built
+            }
+            Plan::Recurse => self.recurse(request).await,
         }
+    }
+
+    /// The answer to `request` when it can be given without waiting; none
+    /// when a leader read must be confirmed or a recursor asked first.
+    /// `pick(count)` chooses which of the `count` orders a shuffled answer
+    /// takes.
+    pub(crate) fn respond_now(
+        &self,
+        request: &Request,
+        pick: &mut dyn FnMut(usize) -> usize,
+    ) -> Option<Ready> {
+        match self.plan(request) {
+            Plan::Now(built) => Some(Ready { built, reuse: None }),
+            Plan::Local(parsed) if self.settings.config.allow_stale => {
+                Some(self.local(request, &parsed, pick))
+            }
+            Plan::Local(_) | Plan::Recurse => None,
+        }
+    }
+
+    /// The answer to `request`, waiting if it must.
+    pub(crate) async fn respond_eventually(&self, request: &Request) -> Built {
+        match self.respond_now(request, &mut random_order) {
+            Some(ready) => ready.built,
+            None => self.respond(request).await,
+        }
+    }
+
+    /// The catalog's index, which moves with every change an answer could
+    /// reflect; none if the store cannot be read.
+    pub(crate) fn catalog_index(&self) -> Option<Index> {
+        self.store.read().ok().map(|store| store.catalog_index())
+    }
+
+    /// Answers a name under the domain; `pick` orders a service's instances.
+    fn local(
+        &self,
+        request: &Request,
+        parsed: &name::Parsed,
+        pick: &mut dyn FnMut(usize) -> usize,
+    ) -> Ready {
+        let Some(query) = single_query(request) else {
+            return Ready::once(Built::error(request, ResponseCode::FormErr));
+        };
         let q = Question {
             name: &query.name,
             qtype: query.query_type,
         };
-        let mut reply = match self.store.read() {
-            Ok(store) => lookup::answer(&store, parsed, q, &self.settings),
-            Err(_) => return Built::error(request, ResponseCode::ServFail),
+        let (mut reply, index) = match self.store.read() {
+            Ok(store) => (
+                lookup::answer(&store, parsed, q, &self.settings),
+                store.catalog_index(),
+            ),
+            Err(_) => return Ready::once(Built::error(request, ResponseCode::ServFail)),
         };
+        let order = reply.shuffle.then(|| reorder(&mut reply.groups, pick));
+        // An answer from the catalog alone (no SOA, whose serial is the
+        // clock) may be given again until the catalog changes.
+        let reuse = order
+            .flatten()
+            .filter(|_| reply.authority.is_empty() && !reply.groups.is_empty())
+            .map(|order| Reuse { index, order });
         let mut metadata = Metadata::response_from_request(&request.metadata);
         metadata.authoritative = true;
         metadata.recursion_available = !self.settings.recursors.is_empty();
@@ -137,11 +290,14 @@ impl DnsHandler {
                 (answers, additionals)
             },
         );
-        Built {
-            metadata,
-            answers,
-            authorities: reply.authority,
-            additionals,
+        Ready {
+            built: Built {
+                metadata,
+                answers,
+                authorities: reply.authority,
+                additionals,
+            },
+            reuse,
         }
     }
 
@@ -182,11 +338,8 @@ impl DnsHandler {
         true
     }
 
-    /// Forwards a name outside the domain to the recursors, or refuses it.
+    /// Forwards a name outside the domain to the recursors.
     async fn recurse(&self, request: &Request) -> Built {
-        if self.settings.recursors.is_empty() {
-            return Built::error(request, ResponseCode::Refused);
-        }
         let upstream = recursor::forward(
             &self.settings.recursors,
             self.settings.config.recursor_strategy == "random",
@@ -267,6 +420,60 @@ fn response_edns() -> Edns {
     edns
 }
 
+/// The response to `request` carrying `built`.
+fn response<'q, 'a>(
+    request: &'q Request,
+    built: &'a Built,
+    edns: &'q Edns,
+) -> MessageResponse<
+    'q,
+    'a,
+    std::slice::Iter<'a, Record>,
+    std::slice::Iter<'a, Record>,
+    std::iter::Empty<&'a Record>,
+    std::slice::Iter<'a, Record>,
+> {
+    let mut builder = MessageResponseBuilder::from_message_request(request);
+    if request.edns.is_some() {
+        builder.edns(edns);
+    }
+    builder.build(
+        built.metadata,
+        built.answers.iter(),
+        built.authorities.iter(),
+        std::iter::empty(),
+        built.additionals.iter(),
+    )
+}
+
+/// Encodes `built` as the answer to `request` into `out`, within the
+/// request's size limit (its UDP payload size over UDP); SERVFAIL if it
+/// cannot be encoded.
+pub(crate) fn emit(request: &Request, built: &Built, out: &mut Vec<u8>) {
+    out.clear();
+    let max = match request.protocol() {
+        Protocol::Udp => request.max_payload(),
+        _ => u16::MAX,
+    };
+    let edns = response_edns();
+    let mut encoder = BinEncoder::new(out);
+    encoder.set_max_size(max);
+    let Err(e) = response(request, built, &edns).destructive_emit(&mut encoder) else {
+        return;
+    };
+    warn!(error = %e, "dns: encoding the response failed");
+    let mut metadata = built.metadata;
+    metadata.response_code = ResponseCode::ServFail;
+    out.clear();
+    let header = Header {
+        metadata,
+        counts: HeaderCounts::default(),
+    };
+    if header.emit(&mut BinEncoder::new(out)).is_err() {
+        out.clear();
+    }
+}
+
 #[async_trait::async_trait]
 impl RequestHandler for DnsHandler {
     async fn handle_request<R: ResponseHandler, T: Time>(
@@ -274,25 +481,16 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let built = self.respond(request).await;
+        let built = self.respond_eventually(request).await;
         let edns = response_edns();
-        let mut builder = MessageResponseBuilder::from_message_request(request);
-        if request.edns.is_some() {
-            builder.edns(&edns);
-        }
-        let metadata = built.metadata;
-        let response = builder.build(
-            metadata,
-            built.answers.iter(),
-            built.authorities.iter(),
-            std::iter::empty(),
-            built.additionals.iter(),
-        );
-        match response_handle.send_response(response).await {
+        match response_handle
+            .send_response(response(request, &built, &edns))
+            .await
+        {
             Ok(info) => info,
             Err(e) => {
                 warn!(error = %e, "dns: sending the response failed");
-                let mut failed = metadata;
+                let mut failed = built.metadata;
                 failed.response_code = ResponseCode::ServFail;
                 ResponseInfo::from(Header {
                     metadata: failed,
@@ -315,6 +513,39 @@ mod tests {
 
     fn name(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn each_number_is_one_order_and_every_order_has_one() {
+        for len in 0..=NUMBERED_ORDERS_UP_TO {
+            let count: usize = (1..=len).product();
+            let mut seen = std::collections::BTreeSet::new();
+            for nth in 0..count {
+                let mut items: Vec<usize> = (0..len).collect();
+                permute(&mut items, nth);
+                let mut sorted = items.clone();
+                sorted.sort_unstable();
+                assert_eq!(sorted, (0..len).collect::<Vec<_>>(), "not a permutation");
+                seen.insert(items);
+            }
+            assert_eq!(seen.len(), count, "{len} items");
+        }
+    }
+
+    #[test]
+    fn reorder_numbers_small_answers_and_shuffles_large_ones() {
+        let mut small = vec![1, 2, 3];
+        let order = reorder(&mut small, &mut |count| {
+            assert_eq!(count, 6);
+            5
+        });
+        assert_eq!(order, Some(Order { nth: 5, count: 6 }));
+        assert_eq!(small, [3, 2, 1]);
+        let mut large: Vec<u32> = (0..NUMBERED_ORDERS_UP_TO as u32 + 1).collect();
+        let order = reorder(&mut large, &mut |_| {
+            unreachable!("large answers are not numbered")
+        });
+        assert_eq!(order, None);
     }
 
     #[test]

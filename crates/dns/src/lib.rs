@@ -3,9 +3,10 @@
 //! connect, ingress, addr and prepared-query names; A, AAAA, SRV, TXT, SOA,
 //! NS and ANY), other names forwarded to the recursors.
 //!
-//! hickory-server owns the sockets and the wire format; [`DnsHandler`]
-//! decides every answer. Each query takes one read lock on the store and
-//! borrows what it needs from it.
+//! hickory-proto reads and writes the wire format; [`DnsHandler`] decides
+//! every answer. UDP is served by one receive/answer/send loop per core
+//! (`udp`), TCP by hickory-server. Each query takes one read lock on the
+//! store and borrows what it needs from it.
 
 mod error;
 mod handler;
@@ -15,13 +16,14 @@ mod packet;
 mod records;
 mod recursor;
 mod settings;
+mod udp;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use skein_state::Store;
-use tokio::net::{TcpListener, UdpSocket};
+use tokio::net::TcpListener;
 use tracing::{info, warn};
 
 pub use error::DnsError;
@@ -39,7 +41,9 @@ const PORT_ATTEMPTS: usize = 16;
 /// The running DNS server.
 pub struct DnsServer {
     addrs: Vec<SocketAddr>,
+    /// TCP, served by hickory-server.
     server: hickory_server::Server<DnsHandler>,
+    udp: udp::UdpLoops,
 }
 
 impl std::fmt::Debug for DnsServer {
@@ -54,8 +58,9 @@ impl DnsServer {
     /// Serves `handler` over UDP and TCP on `port` of each of `ips`; port
     /// 0 picks one free port per address for both protocols.
     pub async fn start(handler: DnsHandler, ips: &[IpAddr], port: u16) -> Result<Self, DnsError> {
-        let mut server = hickory_server::Server::new(handler);
+        let mut sockets = Vec::new();
         let mut addrs = Vec::new();
+        let mut tcp_listeners = Vec::new();
         for ip in ips {
             let (udp, tcp) = bind_pair(SocketAddr::new(*ip, port)).await?;
             let addr = udp.local_addr().map_err(|source| DnsError::Bind {
@@ -63,22 +68,31 @@ impl DnsServer {
                 addr: ip.to_string(),
                 source,
             })?;
-            server.register_socket(udp);
-            // hickory-server serves each socket from one task: more sockets
-            // on the same port let queries use every core.
+            sockets.push(udp);
+            // More sockets on the same port let queries use every core.
             for _ in 1..udp_sockets() {
                 let extra = reuse_port_udp(addr).map_err(|source| DnsError::Bind {
                     what: "udp",
                     addr: addr.to_string(),
                     source,
                 })?;
-                server.register_socket(extra);
+                sockets.push(extra);
             }
-            server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+            tcp_listeners.push(tcp);
             addrs.push(addr);
         }
+        let udp = udp::UdpLoops::start(&handler, sockets, tokio::runtime::Handle::current())
+            .map_err(|source| DnsError::Bind {
+                what: "udp",
+                addr: format!("{addrs:?}"),
+                source,
+            })?;
+        let mut server = hickory_server::Server::new(handler);
+        for tcp in tcp_listeners {
+            server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+        }
         info!(addrs = ?addrs, "dns: serving");
-        Ok(Self { addrs, server })
+        Ok(Self { addrs, server, udp })
     }
 
     /// The addresses served (UDP and TCP alike).
@@ -88,6 +102,7 @@ impl DnsServer {
 
     /// Stops serving.
     pub async fn shutdown(mut self) {
+        self.udp.stop().await;
         if let Err(e) = self.server.shutdown_gracefully().await {
             warn!(error = %e, "dns: shutdown");
         }
@@ -104,7 +119,7 @@ fn udp_sockets() -> usize {
 
 /// Binds UDP and TCP on the same address; for port 0, retries until a
 /// port free for both is found.
-async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsError> {
+async fn bind_pair(addr: SocketAddr) -> Result<(std::net::UdpSocket, TcpListener), DnsError> {
     let bind_err = |what, source| DnsError::Bind {
         what,
         addr: addr.to_string(),
@@ -129,13 +144,12 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener), DnsErro
 /// A UDP socket in a `SO_REUSEPORT` group, so that the kernel spreads
 /// queries over one socket per core. The TCP listener on the same port
 /// has no such option: a second agent on the port still fails to start.
-fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<UdpSocket> {
+fn reuse_port_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_reuse_port(true)?;
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// A [`ReadGate`] that never waits: every read may be stale.

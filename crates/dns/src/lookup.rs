@@ -5,7 +5,6 @@ use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{Name, Record, RecordType};
-use rand::seq::SliceRandom;
 use skein_state::{InstanceHealth, Store};
 use skein_types::CheckStatus;
 
@@ -34,6 +33,9 @@ pub(crate) struct Reply {
     pub(crate) authority: Vec<Record>,
     /// Whether the answer groups are address records (`a_record_limit`).
     pub(crate) addresses: bool,
+    /// Whether the groups are a service's instances, which every answer
+    /// gives in a new random order.
+    pub(crate) shuffle: bool,
 }
 
 /// Answer records and the additional records that go with them.
@@ -65,6 +67,7 @@ impl Reply {
             groups,
             authority,
             addresses: false,
+            shuffle: false,
         }
     }
 }
@@ -184,14 +187,16 @@ fn service(
     if instances.is_empty() {
         return Reply::not_found(s, domain);
     }
-    instances.shuffle(&mut rand::thread_rng());
     let ttl = service_ttl(s, name);
     if q.qtype == RecordType::SRV {
         let groups = instances
             .iter()
             .filter_map(|i| srv_group(i, q.name, ttl, s, domain))
             .collect();
-        return Reply::records(s, domain, groups);
+        return Reply {
+            shuffle: true,
+            ..Reply::records(s, domain, groups)
+        };
     }
     let mut seen = HashSet::new();
     let groups = instances
@@ -209,6 +214,7 @@ fn service(
         .collect();
     Reply {
         addresses: true,
+        shuffle: true,
         ..Reply::records(s, domain, groups)
     }
 }

@@ -3,8 +3,10 @@
 //! Both servers answer `web.service.consul A` with the same three addresses: skein as a dev
 //! agent with three passing instances of `web`, dnsmasq from three `--host-record`s. A
 //! `dig` query checks each answer before dnsperf sends that one question at its maximum
-//! rate (no `-Q`), to skein first and then to dnsmasq, with the same settings, from the
-//! same machine.
+//! rate (no `-Q`), with the same settings, from the same machine. The runs alternate
+//! between the two servers for several rounds (skein first in odd rounds, dnsmasq first
+//! in even ones), so that both see the same drift of a shared machine; the report gives
+//! each system's median run and the median of the rounds' ratios.
 
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -26,9 +28,13 @@ const ADDRESSES: [&str; 3] = ["10.0.0.1", "10.0.0.2", "10.0.0.3"];
 /// How long a server may take to answer all three records.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// `bench dns [--seconds S] [--clients C] [--threads T] [--log-level L] [--skein-bin PATH]`.
+/// `bench dns [--seconds S] [--rounds R] [--clients C] [--threads T] [--log-level L]
+/// [--skein-bin PATH]`.
 pub(crate) struct Options {
+    /// Length of one dnsperf run.
     seconds: u64,
+    /// dnsperf runs per system, alternating.
+    rounds: usize,
     clients: usize,
     /// dnsperf's threads: one, so the other core is left to the server.
     threads: usize,
@@ -57,21 +63,52 @@ struct Stats {
     stddev: f64,
 }
 
-/// One system's result.
-struct Measured {
-    version: String,
+/// One dnsperf run against one system.
+struct Run {
     stats: Stats,
-    /// The server's CPU time (user + system) during the dnsperf run.
+    /// The server's CPU time (user + system) during the run.
     cpu: Option<Duration>,
-    rss_kib: Option<u64>,
 }
 
-impl Measured {
+impl Run {
     /// The server's CPU time per answered query, in microseconds.
     fn cpu_us_per_query(&self) -> Option<f64> {
         let cpu = self.cpu?;
         (self.stats.completed > 0).then(|| cpu.as_secs_f64() * 1e6 / self.stats.completed as f64)
     }
+}
+
+/// One system's result: its runs, in round order.
+struct Measured {
+    version: String,
+    runs: Vec<Run>,
+    rss_kib: Option<u64>,
+}
+
+impl Measured {
+    /// The run with the median rate (the upper one of an even count).
+    fn median(&self) -> &Run {
+        let mut order: Vec<&Run> = self.runs.iter().collect();
+        order.sort_by(|a, b| a.stats.qps.total_cmp(&b.stats.qps));
+        order[order.len() / 2]
+    }
+}
+
+/// The median of `values` (the upper one of an even count); 0 for none.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Each round's skein/dnsmasq ratio of `value`.
+fn round_ratios(measured: &[Measured; 2], value: impl Fn(&Run) -> Option<f64>) -> Vec<f64> {
+    let [skein, dnsmasq] = measured;
+    skein
+        .runs
+        .iter()
+        .zip(&dnsmasq.runs)
+        .filter_map(|(a, b)| Some(value(a)? / value(b)?.max(1e-12)))
+        .collect()
 }
 
 /// dnsmasq, running; stopped when dropped.
@@ -87,6 +124,7 @@ impl Options {
     pub(crate) fn parse(args: &[String]) -> Result<Self> {
         let mut opts = Self {
             seconds: 10,
+            rounds: 3,
             clients: 4,
             threads: 1,
             log_level: None,
@@ -98,6 +136,7 @@ impl Options {
             let mut value = || iter.next().with_context(|| format!("{arg} needs a value"));
             match arg.as_str() {
                 "--seconds" => opts.seconds = value()?.parse().context("--seconds")?,
+                "--rounds" => opts.rounds = value()?.parse().context("--rounds")?,
                 "--clients" => opts.clients = value()?.parse().context("--clients")?,
                 "--threads" => opts.threads = value()?.parse().context("--threads")?,
                 "--log-level" => opts.log_level = Some(value()?.clone()),
@@ -105,8 +144,8 @@ impl Options {
                 other => bail!("unknown option {other:?} (see `cargo xtask help`)"),
             }
         }
-        if opts.seconds == 0 || opts.clients == 0 || opts.threads == 0 {
-            bail!("--seconds, --clients and --threads must be positive");
+        if opts.seconds == 0 || opts.rounds == 0 || opts.clients == 0 || opts.threads == 0 {
+            bail!("--seconds, --rounds, --clients and --threads must be positive");
         }
         // dnsperf runs at most one thread per client.
         opts.threads = opts.threads.min(opts.clients);
@@ -147,24 +186,32 @@ fn measure(skein: &mut Server, scratch: &Path, opts: &Options) -> Result<[Measur
     let queries = scratch.join("queries.txt");
     std::fs::write(&queries, format!("{NAME} A\n"))?;
     let (skein_pid, dnsmasq_pid) = (skein.guard.pid(), dnsmasq.guard.pid());
-    let (skein_stats, skein_cpu) = dnsperf("skein", skein_addr, skein_pid, &queries, opts)?;
-    let (dnsmasq_stats, dnsmasq_cpu) =
-        dnsperf("dnsmasq", dnsmasq.addr, dnsmasq_pid, &queries, opts)
+    let (mut skein_runs, mut dnsmasq_runs) = (Vec::new(), Vec::new());
+    for round in 0..opts.rounds {
+        banner(&format!("round {} of {}", round + 1, opts.rounds));
+        let skein_first = round % 2 == 0;
+        if skein_first {
+            skein_runs.push(dnsperf("skein", skein_addr, skein_pid, &queries, opts)?);
+        }
+        let run = dnsperf("dnsmasq", dnsmasq.addr, dnsmasq_pid, &queries, opts)
             .with_context(|| format!("dnsmasq log tail:\n{}", dnsmasq.log_tail()))?;
+        dnsmasq_runs.push(run);
+        if !skein_first {
+            skein_runs.push(dnsperf("skein", skein_addr, skein_pid, &queries, opts)?);
+        }
+    }
     let skein_rss = servers::rss_kib(skein_pid);
     let dnsmasq_rss = servers::rss_kib(dnsmasq_pid);
     dnsmasq.guard.stop()?;
     Ok([
         Measured {
             version: skein.version.clone(),
-            stats: skein_stats,
-            cpu: skein_cpu,
+            runs: skein_runs,
             rss_kib: skein_rss,
         },
         Measured {
             version: dnsmasq.version,
-            stats: dnsmasq_stats,
-            cpu: dnsmasq_cpu,
+            runs: dnsmasq_runs,
             rss_kib: dnsmasq_rss,
         },
     ])
@@ -271,13 +318,7 @@ fn free_udp_tcp_port() -> Result<u16> {
 
 /// Runs dnsperf against `addr` and parses its statistics; also returns the CPU time the
 /// server (`pid`) used meanwhile.
-fn dnsperf(
-    name: &str,
-    addr: SocketAddr,
-    pid: u32,
-    queries: &Path,
-    opts: &Options,
-) -> Result<(Stats, Option<Duration>)> {
+fn dnsperf(name: &str, addr: SocketAddr, pid: u32, queries: &Path, opts: &Options) -> Result<Run> {
     banner(&format!("dnsperf against {name} ({addr})"));
     let mut cmd = Command::new("dnsperf");
     cmd.args(["-s", &addr.ip().to_string(), "-p", &addr.port().to_string()])
@@ -304,7 +345,7 @@ fn dnsperf(
     if stats.completed == 0 {
         bail!("{name} answered none of dnsperf's {} queries", stats.sent);
     }
-    Ok((stats, cpu))
+    Ok(Run { stats, cpu })
 }
 
 /// Parses the `Statistics:` block dnsperf prints.
@@ -365,23 +406,47 @@ type Line = [String; 4];
 /// The comparison, shared by the terminal table and the Markdown report.
 fn lines(measured: &[Measured; 2]) -> Vec<Line> {
     let [skein, dnsmasq] = measured;
-    let (s, d) = (&skein.stats, &dnsmasq.stats);
+    let (sm, dm) = (skein.median(), dnsmasq.median());
+    let (s, d) = (&sm.stats, &dm.stats);
     let ratio = |a: f64, b: f64| format!("{:.2}", a / b.max(1e-12));
     let ms = |x: f64| format!("{:.3}", x * 1e3);
     let lost = |st: &Stats| format!("{} of {}", st.lost, st.sent);
-    let cpu = |m: &Measured| m.cpu_us_per_query().map(|us| format!("{us:.1}"));
+    let cpu = |r: &Run| r.cpu_us_per_query().map(|us| format!("{us:.1}"));
     let rss = |m: &Measured| m.rss_kib.map(|k| format!("{:.1}", k as f64 / 1024.0));
-    let cpu_ratio = skein
-        .cpu_us_per_query()
-        .zip(dnsmasq.cpu_us_per_query())
-        .map(|(a, b)| ratio(a, b));
+    let each = |m: &Measured, f: &dyn Fn(&Run) -> Option<f64>| {
+        let values: Vec<String> = m
+            .runs
+            .iter()
+            .map(|r| f(r).map_or_else(|| "?".to_owned(), |v| format!("{v:.0}")))
+            .collect();
+        values.join(" / ")
+    };
+    let qps = |r: &Run| Some(r.stats.qps);
+    let cpu_us = |r: &Run| r.cpu_us_per_query();
+    let each_ratio = |f: &dyn Fn(&Run) -> Option<f64>| {
+        let ratios = round_ratios(measured, f);
+        let listed: Vec<String> = ratios.iter().map(|r| format!("{r:.2}")).collect();
+        format!("{} (median {:.2})", listed.join(" / "), median(ratios))
+    };
     let line = |what: &str, a: String, b: String, r: Option<String>| -> Line {
         [what.to_owned(), a, b, r.unwrap_or_default()]
     };
     let unknown = || "?".to_owned();
     vec![
         line(
-            "queries/s",
+            "queries/s, each round",
+            each(skein, &qps),
+            each(dnsmasq, &qps),
+            Some(each_ratio(&qps)),
+        ),
+        line(
+            "CPU per query (µs), each round",
+            each_cpu(skein),
+            each_cpu(dnsmasq),
+            Some(each_ratio(&cpu_us)),
+        ),
+        line(
+            "queries/s, median run",
             format!("{:.0}", s.qps),
             format!("{:.0}", d.qps),
             Some(ratio(s.qps, d.qps)),
@@ -402,9 +467,11 @@ fn lines(measured: &[Measured; 2]) -> Vec<Line> {
         line("queries lost", lost(s), lost(d), None),
         line(
             "server CPU per query (µs)",
-            cpu(skein).unwrap_or_else(unknown),
-            cpu(dnsmasq).unwrap_or_else(unknown),
-            cpu_ratio,
+            cpu(sm).unwrap_or_else(unknown),
+            cpu(dm).unwrap_or_else(unknown),
+            sm.cpu_us_per_query()
+                .zip(dm.cpu_us_per_query())
+                .map(|(a, b)| ratio(a, b)),
         ),
         line(
             "response size (bytes)",
@@ -421,14 +488,27 @@ fn lines(measured: &[Measured; 2]) -> Vec<Line> {
     ]
 }
 
+/// Each run's CPU per query, one decimal.
+fn each_cpu(m: &Measured) -> String {
+    let values: Vec<String> = m
+        .runs
+        .iter()
+        .map(|r| {
+            r.cpu_us_per_query()
+                .map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"))
+        })
+        .collect();
+    values.join(" / ")
+}
+
 /// The side-by-side table on the terminal.
 fn print_table(measured: &[Measured; 2]) {
     println!(
-        "\n{:<26} {:>17} {:>17} {:>8}",
+        "\n{:<31} {:>26} {:>26} {:>8}",
         "", "skein", "dnsmasq", "ratio"
     );
     for [what, skein, dnsmasq, ratio] in lines(measured) {
-        println!("{what:<26} {skein:>17} {dnsmasq:>17} {ratio:>8}");
+        println!("{what:<31} {skein:>26} {dnsmasq:>26} {ratio:>8}");
     }
 }
 
@@ -453,10 +533,12 @@ fn markdown(command: &str, opts: &Options, measured: &[Measured; 2]) -> Result<S
     let _ = writeln!(
         md,
         "dnsperf sends `{NAME} A` over UDP for {} s at its maximum rate with `-c {} -T {}`, \
-         to skein ({agent}; three passing instances of `web`) and then to dnsmasq \
-         (`--host-record` ×3, no query log); both answer three A records. Server CPU is \
-         user + system time during the run, from `/proc/<pid>/stat`.\n",
-        opts.seconds, opts.clients, opts.threads
+         to skein ({agent}; three passing instances of `web`) and to dnsmasq \
+         (`--host-record` ×3, no query log), alternating for {} rounds (skein first in odd \
+         rounds); both answer three A records. Server CPU is user + system time during the \
+         run, from `/proc/<pid>/stat`. Rows below the per-round ones describe each system's \
+         median run.\n",
+        opts.seconds, opts.clients, opts.threads, opts.rounds
     );
     md.push_str("| measure | skein | dnsmasq | skein/dnsmasq |\n|---|--:|--:|--:|\n");
     for [what, skein, dnsmasq, ratio] in lines(measured) {
