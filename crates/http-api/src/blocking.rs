@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
+use futures::future::Either;
 
 use rand::Rng;
 use skein_state::{Store, Topic};
@@ -67,43 +68,82 @@ async fn wake_turn(state: &ApiState, woken: bool) -> Option<tokio::sync::Semapho
     state.answers.wake_turns().acquire().await.ok()
 }
 
+/// What a shared read keeps of its request: a handler takes this from the
+/// [`Req`] and drops the request before the read may park, so a parked
+/// query holds no path, parameters or token of its own.
+pub(crate) struct Blocking {
+    /// The shared-answer key ([`Req::share_key`]).
+    key: String,
+    index: u64,
+    wait: Duration,
+    consistency: Consistency,
+}
+
+impl Blocking {
+    pub(crate) fn of(req: &Req) -> Self {
+        Self {
+            key: req.share_key(),
+            index: req.index,
+            wait: req.wait,
+            consistency: req.consistency,
+        }
+    }
+}
+
+/// [`shared`] for a read that may have failed before it started (a bad
+/// parameter, a denied token), as one future that holds only what the read
+/// needs: an `async` wrapper would keep the request's leftovers in its
+/// captures for as long as the query stays parked.
+pub(crate) fn shared_or<F>(
+    state: ApiState,
+    b: Blocking,
+    read: Result<F, ApiError>,
+) -> impl Future<Output = Result<Response, ApiError>> + Send
+where
+    F: Fn(&Store) -> (u64, Body, Vec<Topic>) + Send,
+{
+    match read {
+        Ok(read) => Either::Left(shared(state, b, read)),
+        Err(e) => Either::Right(std::future::ready(Err(e))),
+    }
+}
+
 /// Like [`query`] for reads whose answer is rendered once per change and
 /// shared by every identical read (same path, parameters and token): a
 /// read reuses the answer an earlier one rendered while its topics have
 /// not changed since (a crowd of woken watchers renders it once).
-pub(crate) async fn shared<F>(state: &ApiState, req: &Req, read: F) -> Result<Response, ApiError>
+pub(crate) async fn shared<F>(state: ApiState, b: Blocking, read: F) -> Result<Response, ApiError>
 where
     F: Fn(&Store) -> (u64, Body, Vec<Topic>),
 {
-    let meta = state.backend.read_barrier(req.consistency).await?;
-    let deadline = Instant::now() + with_jitter(req.wait);
+    let meta = state.backend.read_barrier(b.consistency).await?;
+    let deadline = Instant::now() + with_jitter(b.wait);
     let store = state.backend.store();
-    let key = req.share_key();
     let mut woken = false;
     loop {
-        let turn = wake_turn(state, woken).await;
+        let turn = wake_turn(&state, woken).await;
         let (entry, parked) = {
             let guard = store
                 .read()
                 .map_err(|_| ApiError::Internal("state store poisoned".into()))?;
             // Checked under the read view: an entry current now stays
             // current until a write, which this guard holds off.
-            let entry = match state.answers.get(&key) {
+            let entry = match state.answers.get(&b.key) {
                 Some(entry) => entry,
                 None => {
                     let (index, body, topics) = read(&guard);
                     let valid = guard.watch(&topics);
                     let entry = Arc::new(Entry::new(index.max(1), body, topics, valid));
-                    state.answers.put(key.clone(), entry.clone());
+                    state.answers.put(b.key.clone(), entry.clone());
                     entry
                 }
             };
-            let done = req.index == 0 || entry.index > req.index || Instant::now() >= deadline;
+            let done = b.index == 0 || entry.index > b.index || Instant::now() >= deadline;
             let parked = (!done).then(|| guard.watch(&entry.topics));
             (entry, parked)
         };
         match parked {
-            None => return Ok(respond(state, &entry, meta, req.consistency)),
+            None => return Ok(respond(&state, &entry, meta, b.consistency)),
             Some(watch) => {
                 drop(turn);
                 let _ = tokio::time::timeout_at(deadline, watch).await;

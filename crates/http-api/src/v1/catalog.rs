@@ -9,14 +9,14 @@ use axum::response::Response;
 use axum::routing::{get, put};
 use serde_json::{Map, Value, json};
 use skein_config::json_field as field;
-use skein_state::{Op, Outcome, Registration, Topic};
+use skein_state::{Op, Outcome, Registration, Store, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
 use super::{
     authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
     service_topics, sort_near,
 };
-use crate::blocking;
+use crate::blocking::{self, Blocking};
 use crate::query::Req;
 use crate::response::{answer, ok};
 use crate::shared::Body;
@@ -263,62 +263,90 @@ async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, A
     Ok(answer(&state, &a, req.consistency))
 }
 
-async fn service(
+fn service(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     req: Req,
-) -> Result<Response, ApiError> {
-    instances(state, name, req, false).await
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    instances(state, name, req, false)
 }
 
-async fn connect(
+fn connect(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     req: Req,
-) -> Result<Response, ApiError> {
-    instances(state, name, req, true).await
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    instances(state, name, req, true)
 }
 
 /// `/v1/catalog/service/:name` and, with `mesh`, `/v1/catalog/connect/:name`.
-async fn instances(
+/// The request is read and dropped here; only the read and its blocking
+/// parameters go into the future that may park.
+fn instances(
     state: ApiState,
     name: String,
     req: Req,
     mesh: bool,
-) -> Result<Response, ApiError> {
-    authorize(&state, &req, Access::Read)?;
-    let filter = filter_of(&req)?;
-    let peer = req.params.get("peer").unwrap_or_default().to_owned();
-    let meta = node_meta_of(&req)?;
-    let tags: Vec<String> = req
-        .params
-        .all("tag")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let near = near_of(&state, &req);
-    blocking::shared(&state, &req, |st| {
-        let (i, mut rows) = if mesh {
-            st.connect_nodes(&name)
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    let read =
+        InstancesRead::of(&state, name, &req, mesh).map(|read| move |st: &Store| read.answer(st));
+    blocking::shared_or(state, Blocking::of(&req), read)
+}
+
+/// A catalog read of a service's instances, with its filters.
+struct InstancesRead {
+    name: String,
+    mesh: bool,
+    filter: Option<skein_filter::Filter>,
+    peer: String,
+    meta: Vec<(String, String)>,
+    tags: Vec<String>,
+    near: Option<String>,
+}
+
+impl InstancesRead {
+    fn of(state: &ApiState, name: String, req: &Req, mesh: bool) -> Result<Self, ApiError> {
+        authorize(state, req, Access::Read)?;
+        Ok(Self {
+            name,
+            mesh,
+            filter: filter_of(req)?,
+            peer: req.params.get("peer").unwrap_or_default().to_owned(),
+            meta: node_meta_of(req)?,
+            tags: req
+                .params
+                .all("tag")
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            near: near_of(state, req),
+        })
+    }
+
+    fn answer(&self, st: &Store) -> (u64, Body, Vec<Topic>) {
+        let near = self.near.as_deref();
+        let (i, mut rows) = if self.mesh {
+            st.connect_nodes(&self.name)
         } else {
-            st.service_nodes(&name)
+            st.service_nodes(&self.name)
         };
-        sort_near(st, near.as_deref(), &mut rows, |(n, _)| &n.node);
+        sort_near(st, near, &mut rows, |(n, _)| &n.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
-        let (i, rows) = if peer.is_empty() {
+        let (i, rows) = if self.peer.is_empty() {
             (i, rows)
         } else {
             (i, Vec::new())
         };
         let mut rows: Vec<Value> = rows
             .iter()
-            .filter(|(n, svc)| tags.iter().all(|t| svc.tags.contains(t)) && meta_matches(n, &meta))
+            .filter(|(n, svc)| {
+                self.tags.iter().all(|t| svc.tags.contains(t)) && meta_matches(n, &self.meta)
+            })
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
-        keep(filter.as_ref(), &mut rows);
-        (i, Body::json(&rows), service_topics(&name, near.as_deref()))
-    })
-    .await
+        keep(self.filter.as_ref(), &mut rows);
+        (i, Body::json(&rows), service_topics(&self.name, near))
+    }
 }
 
 async fn node(

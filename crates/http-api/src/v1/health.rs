@@ -5,14 +5,14 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
-use skein_state::Topic;
+use skein_state::{Store, Topic};
 use skein_types::CheckStatus;
 
 use super::{
     authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
     service_topics, sort_near,
 };
-use crate::blocking;
+use crate::blocking::{self, Blocking};
 use crate::query::Req;
 use crate::response::answer;
 use crate::shared::Body;
@@ -39,28 +39,28 @@ enum Listing {
     Ingress,
 }
 
-async fn service(
+fn service(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     req: Req,
-) -> Result<Response, ApiError> {
-    instances(state, name, req, Listing::Service).await
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    instances(state, name, req, Listing::Service)
 }
 
-async fn connect(
+fn connect(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     req: Req,
-) -> Result<Response, ApiError> {
-    instances(state, name, req, Listing::Connect).await
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    instances(state, name, req, Listing::Connect)
 }
 
-async fn ingress(
+fn ingress(
     State(state): State<ApiState>,
     Path(name): Path<String>,
     req: Req,
-) -> Result<Response, ApiError> {
-    instances(state, name, req, Listing::Ingress).await
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    instances(state, name, req, Listing::Ingress)
 }
 
 /// The health entries `listing` names for `name`, with the index to block on.
@@ -90,31 +90,59 @@ fn entries_of(
 }
 
 /// `/v1/health/service/:name`, `/v1/health/connect/:name` and
-/// `/v1/health/ingress/:name`.
-async fn instances(
+/// `/v1/health/ingress/:name`. The request is read and dropped here; only
+/// the read and its blocking parameters go into the future that may park.
+fn instances(
     state: ApiState,
     name: String,
     req: Req,
     listing: Listing,
-) -> Result<Response, ApiError> {
-    authorize(&state, &req, Access::Read)?;
-    let filter = filter_of(&req)?;
-    let peer = req.params.get("peer").unwrap_or_default().to_owned();
-    let passing = req.params.flag("passing");
-    let meta = node_meta_of(&req)?;
-    let tags: Vec<String> = req
-        .params
-        .all("tag")
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let dc = state.agent.datacenter.clone();
-    let near = near_of(&state, &req);
-    blocking::shared(&state, &req, |st| {
-        let (i, mut entries) = entries_of(st, &name, listing);
-        sort_near(st, near.as_deref(), &mut entries, |e| &e.node.node);
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    let read = InstancesRead::of(&state, name, &req, listing)
+        .map(|read| move |st: &Store| read.answer(st));
+    blocking::shared_or(state, Blocking::of(&req), read)
+}
+
+/// A health read of a service's instances, with its filters.
+struct InstancesRead {
+    name: String,
+    listing: Listing,
+    filter: Option<skein_filter::Filter>,
+    peer: String,
+    passing: bool,
+    meta: Vec<(String, String)>,
+    tags: Vec<String>,
+    dc: String,
+    near: Option<String>,
+}
+
+impl InstancesRead {
+    fn of(state: &ApiState, name: String, req: &Req, listing: Listing) -> Result<Self, ApiError> {
+        authorize(state, req, Access::Read)?;
+        Ok(Self {
+            name,
+            listing,
+            filter: filter_of(req)?,
+            peer: req.params.get("peer").unwrap_or_default().to_owned(),
+            passing: req.params.flag("passing"),
+            meta: node_meta_of(req)?,
+            tags: req
+                .params
+                .all("tag")
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            dc: state.agent.datacenter.clone(),
+            near: near_of(state, req),
+        })
+    }
+
+    fn answer(&self, st: &Store) -> (u64, Body, Vec<Topic>) {
+        let near = self.near.as_deref();
+        let (i, mut entries) = entries_of(st, &self.name, self.listing);
+        sort_near(st, near, &mut entries, |e| &e.node.node);
         // skein has no cluster peerings yet: a peer's imported services are none.
-        let (i, entries) = if peer.is_empty() {
+        let (i, entries) = if self.peer.is_empty() {
             (i, entries)
         } else {
             (i, Vec::new())
@@ -122,29 +150,29 @@ async fn instances(
         let mut rows: Vec<Value> = entries
             .iter()
             .filter(|e| {
-                tags.iter().all(|t| e.service.tags.contains(t)) && meta_matches(&e.node, &meta)
+                self.tags.iter().all(|t| e.service.tags.contains(t))
+                    && meta_matches(&e.node, &self.meta)
             })
-            .filter(|e| !passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
+            .filter(|e| !self.passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
             .map(|e| {
                 json!({
                     "Node": render::node(&e.node),
-                    "Service": render::service(&e.service, &dc),
+                    "Service": render::service(&e.service, &self.dc),
                     "Checks": e.checks.iter().map(render::check).collect::<Vec<_>>(),
                 })
             })
             .collect();
-        keep(filter.as_ref(), &mut rows);
-        let topics = match listing {
+        keep(self.filter.as_ref(), &mut rows);
+        let topics = match self.listing {
             Listing::Ingress => {
-                let mut topics = catalog_topics(near.as_deref());
+                let mut topics = catalog_topics(near);
                 topics.push(Topic::ConfigEntries);
                 topics
             }
-            Listing::Service | Listing::Connect => service_topics(&name, near.as_deref()),
+            Listing::Service | Listing::Connect => service_topics(&self.name, near),
         };
         (i, Body::json(&rows), topics)
-    })
-    .await
+    }
 }
 
 async fn node(

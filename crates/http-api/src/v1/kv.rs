@@ -4,11 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde_json::Value;
-use skein_state::{Op, Outcome, Topic};
+use skein_state::{Op, Outcome, Store, Topic};
 use skein_types::wire;
 
 use super::{authorize, check_path_name, render};
-use crate::blocking;
+use crate::blocking::{self, Blocking};
 use crate::query::Req;
 use crate::response::ok;
 use crate::shared::Body;
@@ -21,44 +21,74 @@ fn key_of(path: Option<Path<String>>) -> Result<String, ApiError> {
 }
 
 /// `GET /v1/kv/:key` with `?recurse`, `?keys`, `?separator`, `?raw`.
-pub(crate) async fn get(
+///
+/// Not an `async fn`: the request is read and dropped here, and only the
+/// read and its blocking parameters go into the future that may park.
+pub(crate) fn get(
     State(state): State<ApiState>,
     path: Option<Path<String>>,
     req: Req,
-) -> Result<Response, ApiError> {
-    let key = key_of(path)?;
-    authorize(&state, &req, Access::Read)?;
-    let p = &req.params;
-    if p.flag("keys") {
-        let sep = p.get("separator").unwrap_or_default().to_owned();
-        return blocking::shared(&state, &req, |s| {
-            let (i, keys) = s.kv_keys(&key, &sep);
-            (i, list_body(keys), vec![Topic::KvPrefix(key.clone())])
+) -> impl Future<Output = Result<Response, ApiError>> + Send {
+    let read = KvRead::of(&state, path, &req).map(|read| move |s: &Store| read.answer(s));
+    blocking::shared_or(state, Blocking::of(&req), read)
+}
+
+/// What a `GET /v1/kv` reads.
+enum KvRead {
+    /// `?keys`: the keys under a prefix, up to the separator.
+    Keys { prefix: String, separator: String },
+    /// `?recurse`: the entries under a prefix.
+    Recurse { prefix: String },
+    /// One entry, as JSON or (`?raw`) its value.
+    One { key: String, raw: bool },
+}
+
+impl KvRead {
+    fn of(state: &ApiState, path: Option<Path<String>>, req: &Req) -> Result<Self, ApiError> {
+        let key = key_of(path)?;
+        authorize(state, req, Access::Read)?;
+        let p = &req.params;
+        if p.flag("keys") {
+            let separator = p.get("separator").unwrap_or_default().to_owned();
+            return Ok(Self::Keys {
+                prefix: key,
+                separator,
+            });
+        }
+        if p.flag("recurse") {
+            return Ok(Self::Recurse { prefix: key });
+        }
+        if key.is_empty() {
+            return Err(ApiError::bad(wire::MISSING_KEY_NAME));
+        }
+        Ok(Self::One {
+            key,
+            raw: p.flag("raw"),
         })
-        .await;
     }
-    if p.flag("recurse") {
-        return blocking::shared(&state, &req, |s| {
-            let (i, entries) = s.kv_list(&key);
-            let rows: Vec<Value> = entries.iter().map(render::kv_entry).collect();
-            (i, list_body(rows), vec![Topic::KvPrefix(key.clone())])
-        })
-        .await;
+
+    fn answer(&self, s: &Store) -> (u64, Body, Vec<Topic>) {
+        match self {
+            Self::Keys { prefix, separator } => {
+                let (i, keys) = s.kv_keys(prefix, separator);
+                (i, list_body(keys), vec![Topic::KvPrefix(prefix.clone())])
+            }
+            Self::Recurse { prefix } => {
+                let (i, entries) = s.kv_list(prefix);
+                let rows: Vec<Value> = entries.iter().map(render::kv_entry).collect();
+                (i, list_body(rows), vec![Topic::KvPrefix(prefix.clone())])
+            }
+            Self::One { key, raw } => {
+                let (i, entry) = s.kv_get(key);
+                let body = match entry {
+                    None => Body::not_found(),
+                    Some(e) if *raw => Body::raw(e.value.into()),
+                    Some(e) => Body::json(&[render::kv_entry(&e)]),
+                };
+                (i, body, vec![Topic::Kv(key.clone())])
+            }
+        }
     }
-    if key.is_empty() {
-        return Err(ApiError::bad(wire::MISSING_KEY_NAME));
-    }
-    let raw = p.flag("raw");
-    blocking::shared(&state, &req, |s| {
-        let (i, entry) = s.kv_get(&key);
-        let body = match entry {
-            None => Body::not_found(),
-            Some(e) if raw => Body::raw(e.value.into()),
-            Some(e) => Body::json(&[render::kv_entry(&e)]),
-        };
-        (i, body, vec![Topic::Kv(key.clone())])
-    })
-    .await
 }
 
 /// A listing, or `404` when it is empty.
