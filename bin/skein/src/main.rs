@@ -53,6 +53,7 @@ fn load_config(args: &[String]) -> anyhow::Result<RuntimeConfig> {
 }
 
 fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
+    use tracing_subscriber::filter::FilterExt;
     use tracing_subscriber::prelude::*;
     const QUIET: &str = "openraft=warn,h2=warn,hyper=warn,tower=warn,hickory_server=warn,hickory_proto=warn,hickory_net=warn";
     let default = format!("{},{QUIET}", config.log_level.as_filter());
@@ -62,8 +63,11 @@ fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
     };
     // `/v1/agent/monitor?loglevel=debug` shows debug lines even when the
     // agent itself logs at info; the layer formats nothing without a
-    // listener.
+    // listener. It reads events only: were spans enabled for it, every
+    // request's debug span would be kept (in the span registry, about
+    // 140 B) for as long as a blocking query stays parked.
     let monitor = format!("debug,{QUIET}");
+    let events_only = tracing_subscriber::filter::filter_fn(|meta| meta.is_event());
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let fmt = if config.log_json {
         fmt.json().boxed()
@@ -72,6 +76,6 @@ fn init_tracing(config: &RuntimeConfig, feed: LogFeed) {
     };
     tracing_subscriber::registry()
         .with(fmt.with_filter(filter(&default)))
-        .with(skein_agent::MonitorLayer::new(feed).with_filter(filter(&monitor)))
+        .with(skein_agent::MonitorLayer::new(feed).with_filter(filter(&monitor).and(events_only)))
         .init();
 }
