@@ -18,6 +18,7 @@ mod error;
 mod events;
 mod logs;
 mod query;
+mod read_route;
 mod response;
 mod router;
 mod shared;

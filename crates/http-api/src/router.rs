@@ -6,9 +6,10 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, get_service, put};
 use tower::{Service, ServiceBuilder};
 
+use crate::read_route::ReadRoute;
 use crate::v1::{
     agent, catalog, chain, config, connect_ca, coordinate, event, gateway, health, intentions, kv,
     operator, session, snapshot, status, txn,
@@ -70,11 +71,15 @@ pub struct ApiParts {
 /// The whole `/v1` API's routes (serve [`service`], which adds the
 /// request span and the body limit).
 pub fn router(state: ApiState) -> Router {
+    let kv_get = ReadRoute::new(&state, kv::get);
     Router::new()
-        .route("/v1/kv/", get(kv::get).put(kv::put).delete(kv::delete))
+        .route(
+            "/v1/kv/",
+            get_service(kv_get.clone()).put(kv::put).delete(kv::delete),
+        )
         .route(
             "/v1/kv/{*key}",
-            get(kv::get).put(kv::put).delete(kv::delete),
+            get_service(kv_get).put(kv::put).delete(kv::delete),
         )
         .route("/v1/txn", put(txn::apply))
         .merge(session::routes())
@@ -82,8 +87,8 @@ pub fn router(state: ApiState) -> Router {
         .merge(snapshot::routes())
         .merge(operator::routes())
         .merge(agent::routes())
-        .merge(catalog::routes())
-        .merge(health::routes())
+        .merge(catalog::routes(&state))
+        .merge(health::routes(&state))
         .merge(coordinate::routes())
         .merge(config::routes())
         .merge(intentions::routes())

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, put};
+use axum::routing::{get, get_service, put};
 use serde_json::{Map, Value, json};
 use skein_config::json_field as field;
 use skein_state::{Op, Outcome, Registration, Store, Topic};
@@ -18,19 +18,26 @@ use super::{
 };
 use crate::blocking::{self, Blocking};
 use crate::query::Req;
+use crate::read_route::ReadRoute;
 use crate::response::{answer, ok};
 use crate::shared::Body;
 use crate::{Access, ApiError, ApiState};
 
-pub(crate) fn routes() -> Router<ApiState> {
+pub(crate) fn routes(state: &ApiState) -> Router<ApiState> {
     Router::new()
         .route("/v1/catalog/register", put(register))
         .route("/v1/catalog/deregister", put(deregister))
         .route("/v1/catalog/datacenters", get(datacenters))
         .route("/v1/catalog/nodes", get(nodes))
         .route("/v1/catalog/services", get(services))
-        .route("/v1/catalog/service/{name}", get(service))
-        .route("/v1/catalog/connect/{name}", get(connect))
+        .route(
+            "/v1/catalog/service/{name}",
+            get_service(ReadRoute::new(state, service)),
+        )
+        .route(
+            "/v1/catalog/connect/{name}",
+            get_service(ReadRoute::new(state, connect)),
+        )
         .route("/v1/catalog/node/{node}", get(node))
         .route("/v1/catalog/node-services/{node}", get(node_services))
 }

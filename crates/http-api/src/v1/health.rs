@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, get_service};
 use serde_json::{Value, json};
 use skein_state::{Store, Topic};
 use skein_types::CheckStatus;
@@ -14,15 +14,25 @@ use super::{
 };
 use crate::blocking::{self, Blocking};
 use crate::query::Req;
+use crate::read_route::ReadRoute;
 use crate::response::answer;
 use crate::shared::Body;
 use crate::{Access, ApiError, ApiState};
 
-pub(crate) fn routes() -> Router<ApiState> {
+pub(crate) fn routes(state: &ApiState) -> Router<ApiState> {
     Router::new()
-        .route("/v1/health/service/{name}", get(service))
-        .route("/v1/health/connect/{name}", get(connect))
-        .route("/v1/health/ingress/{name}", get(ingress))
+        .route(
+            "/v1/health/service/{name}",
+            get_service(ReadRoute::new(state, service)),
+        )
+        .route(
+            "/v1/health/connect/{name}",
+            get_service(ReadRoute::new(state, connect)),
+        )
+        .route(
+            "/v1/health/ingress/{name}",
+            get_service(ReadRoute::new(state, ingress)),
+        )
         .route("/v1/health/node/{node}", get(node))
         .route("/v1/health/checks/{name}", get(checks))
         .route("/v1/health/state/{state}", get(by_state))
