@@ -62,11 +62,19 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
 fn measure(server: &Server, opts: &Options) -> Result<()> {
     let rss_base = servers::rss_kib(server.guard.pid()).unwrap_or(0);
     let started = Instant::now();
-    register_all(server, opts)?;
+    let half = opts.nodes / 2;
+    register_all(server, opts, 0..half)?;
+    let rss_half = servers::rss_kib(server.guard.pid()).unwrap_or(0);
+    register_all(server, opts, half..opts.nodes)?;
     let elapsed = started.elapsed();
     let registrations = opts.nodes * opts.services_per_node;
     let rss = servers::rss_kib(server.guard.pid()).unwrap_or(0);
     let per_instance = rss.saturating_sub(rss_base) as f64 * 1024.0 / registrations.max(1) as f64;
+    // Costs that stop growing (the log store's capped page cache, the
+    // runtime's pools) are in the first half; the second half's growth is
+    // what one more instance costs.
+    let second_half = (opts.nodes - half) * opts.services_per_node;
+    let marginal = rss.saturating_sub(rss_half) as f64 * 1024.0 / second_half.max(1) as f64;
     let hot = opts.hot.min(opts.nodes);
     let url = format!("{}/v1/health/service/hot?passing", server.base);
     let read = |agent: &ureq::Agent, url: &str| {
@@ -115,6 +123,10 @@ fn measure(server: &Server, opts: &Options) -> Result<()> {
         "| RSS per instance (with its node and check) beyond the base | {per_instance:.0} B |"
     );
     println!(
+        "| RSS at half the registrations; per instance over the second half | {:.1} MiB; {marginal:.0} B |",
+        rss_half as f64 / 1024.0
+    );
+    println!(
         "| `/v1/health/service/hot?passing` ({hot} instances), {READERS} readers | {:.0} req/s |",
         reads.ops_per_sec()
     );
@@ -133,9 +145,9 @@ fn measure(server: &Server, opts: &Options) -> Result<()> {
     Ok(())
 }
 
-/// Registers every node's services from `WRITERS` threads.
-fn register_all(server: &Server, opts: &Options) -> Result<()> {
-    let next = AtomicUsize::new(0);
+/// Registers the services of the nodes in `nodes` from `WRITERS` threads.
+fn register_all(server: &Server, opts: &Options, nodes: std::ops::Range<usize>) -> Result<()> {
+    let next = AtomicUsize::new(nodes.start);
     let failures = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..WRITERS {
@@ -143,7 +155,7 @@ fn register_all(server: &Server, opts: &Options) -> Result<()> {
                 let agent = load::agent();
                 loop {
                     let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= opts.nodes {
+                    if n >= nodes.end {
                         return;
                     }
                     for svc in 0..opts.services_per_node {
