@@ -13,8 +13,8 @@ use skein_state::{Op, Outcome, Registration, Store, Topic};
 use skein_types::{Check, CheckStatus, Node, ServiceInstance};
 
 use super::{
-    authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
-    service_topics, sort_near,
+    InstanceFilters, authorize, catalog_topics, filter_of, keep, meta_matches, near_of,
+    node_meta_of, render, service_topics, sort_near,
 };
 use crate::blocking::{self, Blocking};
 use crate::query::Req;
@@ -304,11 +304,7 @@ fn instances(
 struct InstancesRead {
     name: String,
     mesh: bool,
-    filter: Option<skein_filter::Filter>,
-    peer: String,
-    meta: Vec<(String, String)>,
-    tags: Vec<String>,
-    near: Option<String>,
+    filters: InstanceFilters,
 }
 
 impl InstancesRead {
@@ -317,42 +313,26 @@ impl InstancesRead {
         Ok(Self {
             name,
             mesh,
-            filter: filter_of(req)?,
-            peer: req.params.get("peer").unwrap_or_default().to_owned(),
-            meta: node_meta_of(req)?,
-            tags: req
-                .params
-                .all("tag")
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
-            near: near_of(state, req),
+            filters: InstanceFilters::of(state, req)?,
         })
     }
 
     fn answer(&self, st: &Store) -> (u64, Body, Vec<Topic>) {
-        let near = self.near.as_deref();
+        let f = &self.filters;
         let (i, mut rows) = if self.mesh {
             st.connect_nodes(&self.name)
         } else {
             st.service_nodes(&self.name)
         };
-        sort_near(st, near, &mut rows, |(n, _)| &n.node);
-        // skein has no cluster peerings yet: a peer's imported services are none.
-        let (i, rows) = if self.peer.is_empty() {
-            (i, rows)
-        } else {
-            (i, Vec::new())
-        };
-        let mut rows: Vec<Value> = rows
+        sort_near(st, f.near(), &mut rows, |(n, _)| &n.node);
+        let mut rows: Vec<Value> = f
+            .of_this_cluster(rows)
             .iter()
-            .filter(|(n, svc)| {
-                self.tags.iter().all(|t| svc.tags.contains(t)) && meta_matches(n, &self.meta)
-            })
+            .filter(|(n, svc)| f.admits(n, &svc.tags))
             .map(|(n, svc)| render::catalog_service(n, svc))
             .collect();
-        keep(self.filter.as_ref(), &mut rows);
-        (i, Body::json(&rows), service_topics(&self.name, near))
+        keep(f.filter.as_ref(), &mut rows);
+        (i, Body::json(&rows), service_topics(&self.name, f.near()))
     }
 }
 

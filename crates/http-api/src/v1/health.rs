@@ -9,8 +9,7 @@ use skein_state::{Store, Topic};
 use skein_types::CheckStatus;
 
 use super::{
-    authorize, catalog_topics, filter_of, keep, meta_matches, near_of, node_meta_of, render,
-    service_topics, sort_near,
+    InstanceFilters, authorize, catalog_topics, filter_of, keep, render, service_topics, sort_near,
 };
 use crate::blocking::{self, Blocking};
 use crate::query::Req;
@@ -117,13 +116,9 @@ fn instances(
 struct InstancesRead {
     name: String,
     listing: Listing,
-    filter: Option<skein_filter::Filter>,
-    peer: String,
     passing: bool,
-    meta: Vec<(String, String)>,
-    tags: Vec<String>,
     dc: String,
-    near: Option<String>,
+    filters: InstanceFilters,
 }
 
 impl InstancesRead {
@@ -132,37 +127,20 @@ impl InstancesRead {
         Ok(Self {
             name,
             listing,
-            filter: filter_of(req)?,
-            peer: req.params.get("peer").unwrap_or_default().to_owned(),
             passing: req.params.flag("passing"),
-            meta: node_meta_of(req)?,
-            tags: req
-                .params
-                .all("tag")
-                .into_iter()
-                .map(str::to_owned)
-                .collect(),
             dc: state.agent.datacenter.clone(),
-            near: near_of(state, req),
+            filters: InstanceFilters::of(state, req)?,
         })
     }
 
     fn answer(&self, st: &Store) -> (u64, Body, Vec<Topic>) {
-        let near = self.near.as_deref();
+        let f = &self.filters;
         let (i, mut entries) = entries_of(st, &self.name, self.listing);
-        sort_near(st, near, &mut entries, |e| &e.node.node);
-        // skein has no cluster peerings yet: a peer's imported services are none.
-        let (i, entries) = if self.peer.is_empty() {
-            (i, entries)
-        } else {
-            (i, Vec::new())
-        };
-        let mut rows: Vec<Value> = entries
+        sort_near(st, f.near(), &mut entries, |e| &e.node.node);
+        let mut rows: Vec<Value> = f
+            .of_this_cluster(entries)
             .iter()
-            .filter(|e| {
-                self.tags.iter().all(|t| e.service.tags.contains(t))
-                    && meta_matches(&e.node, &self.meta)
-            })
+            .filter(|e| f.admits(&e.node, &e.service.tags))
             .filter(|e| !self.passing || e.checks.iter().all(|c| c.status == CheckStatus::Passing))
             .map(|e| {
                 json!({
@@ -172,14 +150,14 @@ impl InstancesRead {
                 })
             })
             .collect();
-        keep(self.filter.as_ref(), &mut rows);
+        keep(f.filter.as_ref(), &mut rows);
         let topics = match self.listing {
             Listing::Ingress => {
-                let mut topics = catalog_topics(near);
+                let mut topics = catalog_topics(f.near());
                 topics.push(Topic::ConfigEntries);
                 topics
             }
-            Listing::Service | Listing::Connect => service_topics(&self.name, near),
+            Listing::Service | Listing::Connect => service_topics(&self.name, f.near()),
         };
         (i, Body::json(&rows), topics)
     }

@@ -76,6 +76,54 @@ pub(crate) fn meta_matches(node: &skein_types::Node, wanted: &[(String, String)]
     wanted.iter().all(|(k, v)| node.meta.get(k) == Some(v))
 }
 
+/// The filters a read of a service's instances takes from its request:
+/// `?filter`, `?peer`, `?node-meta`, `?tag` and `?near`.
+pub(crate) struct InstanceFilters {
+    pub(crate) filter: Option<skein_filter::Filter>,
+    peer: String,
+    meta: Vec<(String, String)>,
+    tags: Vec<String>,
+    near: Option<String>,
+}
+
+impl InstanceFilters {
+    pub(crate) fn of(state: &ApiState, req: &Req) -> Result<Self, ApiError> {
+        Ok(Self {
+            filter: filter_of(req)?,
+            peer: req.params.get("peer").unwrap_or_default().to_owned(),
+            meta: node_meta_of(req)?,
+            tags: req
+                .params
+                .all("tag")
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            near: near_of(state, req),
+        })
+    }
+
+    /// The node `?near` sorts by.
+    pub(crate) fn near(&self) -> Option<&str> {
+        self.near.as_deref()
+    }
+
+    /// `rows`, or none when the read names a peer: skein has no cluster
+    /// peerings yet, so a peer's imported services are none.
+    pub(crate) fn of_this_cluster<T>(&self, rows: Vec<T>) -> Vec<T> {
+        if self.peer.is_empty() {
+            rows
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Whether an instance with `tags` on `node` has every `?tag` and
+    /// `?node-meta` asked for.
+    pub(crate) fn admits(&self, node: &skein_types::Node, tags: &[String]) -> bool {
+        self.tags.iter().all(|t| tags.contains(t)) && meta_matches(node, &self.meta)
+    }
+}
+
 /// `?near=<node>`, with `_agent` meaning this agent's node.
 pub(crate) fn near_of(state: &ApiState, req: &Req) -> Option<String> {
     match req.params.get("near") {
