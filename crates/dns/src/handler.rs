@@ -154,7 +154,7 @@ fn permute<T>(items: &mut [T], mut nth: usize) {
 }
 
 /// A uniformly random choice among `count` orders.
-pub(crate) fn random_order(count: usize) -> usize {
+fn random_order(count: usize) -> usize {
     use rand::Rng;
     rand::thread_rng().gen_range(0..count.max(1))
 }
@@ -220,19 +220,11 @@ impl DnsHandler {
         pick: &mut dyn FnMut(usize) -> usize,
     ) -> Option<Ready> {
         match self.plan(request) {
-            Plan::Now(built) => Some(Ready { built, reuse: None }),
+            Plan::Now(built) => Some(Ready::once(built)),
             Plan::Local(parsed) if self.settings.config.allow_stale => {
                 Some(self.local(request, &parsed, pick))
             }
             Plan::Local(_) | Plan::Recurse => None,
-        }
-    }
-
-    /// The answer to `request`, waiting if it must.
-    pub(crate) async fn respond_eventually(&self, request: &Request) -> Built {
-        match self.respond_now(request, &mut random_order) {
-            Some(ready) => ready.built,
-            None => self.respond(request).await,
         }
     }
 
@@ -481,7 +473,7 @@ impl RequestHandler for DnsHandler {
         request: &Request,
         mut response_handle: R,
     ) -> ResponseInfo {
-        let built = self.respond_eventually(request).await;
+        let built = self.respond(request).await;
         let edns = response_edns();
         match response_handle
             .send_response(response(request, &built, &edns))

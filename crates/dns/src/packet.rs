@@ -56,7 +56,7 @@ impl DnsHandler {
             Incoming::Drop => None,
             Incoming::Malformed(bytes) => Some(bytes),
             Incoming::Request(request) => {
-                let built = self.respond_eventually(&request).await;
+                let built = self.respond(&request).await;
                 let mut out = Vec::with_capacity(512);
                 emit(&request, &built, &mut out);
                 Some(out)

@@ -136,8 +136,7 @@ fn serve(shared: &Arc<Shared>, socket: &Arc<UdpSocket>) {
             }
         };
         let packet = &buf[..len];
-        let index = shared.handler.catalog_index();
-        let kept = index.and_then(|index| answers.find(packet, index));
+        let kept = answers.find(packet, || shared.handler.catalog_index());
         let nth = kept.map(|k| rng.gen_range(0..k.count));
         if let Some(bytes) = kept.zip(nth).and_then(|(k, nth)| k.encoded(nth)) {
             out.clear();
@@ -194,10 +193,12 @@ impl Kept {
 }
 
 impl Answers {
-    /// The answers kept for `packet`'s question, if read at `index`.
-    fn find(&self, packet: &[u8], index: Index) -> Option<&Kept> {
+    /// The answers kept for `packet`'s question, if read at the catalog's
+    /// current index; `index` (a lock on the store) is read only for a
+    /// question that has answers kept.
+    fn find(&self, packet: &[u8], index: impl FnOnce() -> Option<Index>) -> Option<&Kept> {
         let kept = self.by_question.get(packet.get(2..)?)?;
-        (kept.index == index).then_some(kept)
+        (index() == Some(kept.index)).then_some(kept)
     }
 
     /// Keeps `encoded`, the answer to `packet` in `reuse.order`.
@@ -301,12 +302,31 @@ mod tests {
         let asked = [0xAB, 0xCD, 1, 0, 0, 1, b'w'];
         answers.keep(&asked, reuse(7, 1), b"answer-1");
         let again = [0x12, 0x34, 1, 0, 0, 1, b'w'];
-        let kept = answers.find(&again, 7).expect("same question, other id");
+        let kept = answers
+            .find(&again, || Some(7))
+            .expect("same question, other id");
         assert_eq!(kept.count, 2);
         assert_eq!(kept.encoded(1), Some(&b"answer-1"[..]));
         assert_eq!(kept.encoded(0), None, "order 0 not encoded yet");
-        assert!(answers.find(&again, 8).is_none(), "the catalog moved");
-        assert!(answers.find(&[0x12, 0x34, 1, 0, 0, 1, b'x'], 7).is_none());
+        assert!(
+            answers.find(&again, || Some(8)).is_none(),
+            "the catalog moved"
+        );
+        assert!(
+            answers.find(&again, || None).is_none(),
+            "the store unreadable"
+        );
+        let other = [0x12, 0x34, 1, 0, 0, 1, b'x'];
+        let asked_index = std::cell::Cell::new(false);
+        let index = || {
+            asked_index.set(true);
+            Some(7)
+        };
+        assert!(answers.find(&other, index).is_none());
+        assert!(
+            !asked_index.get(),
+            "no lock for a question with nothing kept"
+        );
     }
 
     #[test]
@@ -315,7 +335,9 @@ mod tests {
         let asked = [0, 0, 1, 0, b'q'];
         answers.keep(&asked, reuse(1, 0), b"old");
         answers.keep(&asked, reuse(2, 1), b"new");
-        let kept = answers.find(&asked, 2).expect("kept at the new index");
+        let kept = answers
+            .find(&asked, || Some(2))
+            .expect("kept at the new index");
         assert_eq!(kept.encoded(0), None);
         assert_eq!(kept.encoded(1), Some(&b"new"[..]));
         assert_eq!(answers.bytes, 3 + 3);
@@ -324,7 +346,7 @@ mod tests {
         assert!(answers.bytes <= KEPT_BYTES);
         assert!(
             answers
-                .find(&[0, 0, 9], 2)
+                .find(&[0, 0, 9], || Some(2))
                 .is_none_or(|k| k.encoded(0).is_none())
         );
     }

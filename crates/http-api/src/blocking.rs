@@ -112,7 +112,7 @@ where
 /// shared by every identical read (same path, parameters and token): a
 /// read reuses the answer an earlier one rendered while its topics have
 /// not changed since (a crowd of woken watchers renders it once).
-pub(crate) async fn shared<F>(state: ApiState, b: Blocking, read: F) -> Result<Response, ApiError>
+async fn shared<F>(state: ApiState, b: Blocking, read: F) -> Result<Response, ApiError>
 where
     F: Fn(&Store) -> (u64, Body, Vec<Topic>),
 {

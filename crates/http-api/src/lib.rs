@@ -8,7 +8,7 @@
 //! ```text
 //!  request ─> token + dc + authorizer ─> handler ─┬─> Backend::write(Op)        (Raft)
 //!                                                 └─> blocking::query(store, ..) (parks on watches)
-//!                                                     blocking::shared(..)       (one rendering per change)
+//!                                                     blocking::shared_or(..)    (one rendering per change)
 //! ```
 
 mod auth;

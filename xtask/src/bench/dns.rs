@@ -413,14 +413,6 @@ fn lines(measured: &[Measured; 2]) -> Vec<Line> {
     let lost = |st: &Stats| format!("{} of {}", st.lost, st.sent);
     let cpu = |r: &Run| r.cpu_us_per_query().map(|us| format!("{us:.1}"));
     let rss = |m: &Measured| m.rss_kib.map(|k| format!("{:.1}", k as f64 / 1024.0));
-    let each = |m: &Measured, f: &dyn Fn(&Run) -> Option<f64>| {
-        let values: Vec<String> = m
-            .runs
-            .iter()
-            .map(|r| f(r).map_or_else(|| "?".to_owned(), |v| format!("{v:.0}")))
-            .collect();
-        values.join(" / ")
-    };
     let qps = |r: &Run| Some(r.stats.qps);
     let cpu_us = |r: &Run| r.cpu_us_per_query();
     let each_ratio = |f: &dyn Fn(&Run) -> Option<f64>| {
@@ -435,14 +427,14 @@ fn lines(measured: &[Measured; 2]) -> Vec<Line> {
     vec![
         line(
             "queries/s, each round",
-            each(skein, &qps),
-            each(dnsmasq, &qps),
+            each_run(skein, &qps, 0),
+            each_run(dnsmasq, &qps, 0),
             Some(each_ratio(&qps)),
         ),
         line(
             "CPU per query (µs), each round",
-            each_cpu(skein),
-            each_cpu(dnsmasq),
+            each_run(skein, &cpu_us, 1),
+            each_run(dnsmasq, &cpu_us, 1),
             Some(each_ratio(&cpu_us)),
         ),
         line(
@@ -488,15 +480,12 @@ fn lines(measured: &[Measured; 2]) -> Vec<Line> {
     ]
 }
 
-/// Each run's CPU per query, one decimal.
-fn each_cpu(m: &Measured) -> String {
+/// `value` of each of `m`'s runs, in round order, with `decimals` digits.
+fn each_run(m: &Measured, value: &dyn Fn(&Run) -> Option<f64>, decimals: usize) -> String {
     let values: Vec<String> = m
         .runs
         .iter()
-        .map(|r| {
-            r.cpu_us_per_query()
-                .map_or_else(|| "?".to_owned(), |v| format!("{v:.1}"))
-        })
+        .map(|r| value(r).map_or_else(|| "?".to_owned(), |v| format!("{v:.decimals$}")))
         .collect();
     values.join(" / ")
 }
