@@ -70,6 +70,7 @@ impl Cluster {
             port,
             timing: Timing::lan(),
             keyring_file: "local.keyring",
+            snapshot_file: "local.snapshot",
         };
         let pool = lan.start(config, info, data_dir).await?;
         let mut tasks = vec![tokio::spawn(join_all(
@@ -220,6 +221,9 @@ pub(crate) struct Pool {
     pub(crate) timing: Timing,
     /// The keyring file's name under `<data_dir>/serf`.
     pub(crate) keyring_file: &'static str,
+    /// The snapshot file's name under `<data_dir>/serf`: the members to
+    /// rejoin after a restart.
+    pub(crate) snapshot_file: &'static str,
 }
 
 impl Pool {
@@ -241,6 +245,8 @@ impl Pool {
             keyring_file: data_dir
                 .filter(|_| !config.disable_keyring_file)
                 .map(|d| d.join("serf").join(self.keyring_file)),
+            snapshot_file: data_dir.map(|d| d.join("serf").join(self.snapshot_file)),
+            rejoin_after_leave: config.rejoin_after_leave,
         };
         let kind = self.kind;
         let pool = GossipPool::start(pool_config)

@@ -33,6 +33,7 @@ pub(crate) async fn start(
         port,
         timing: Timing::wan(),
         keyring_file: "remote.keyring",
+        snapshot_file: "remote.snapshot",
     };
     let pool = wan.start(config, info, data_dir).await?;
     Ok(Some(pool))

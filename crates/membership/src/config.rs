@@ -43,6 +43,12 @@ pub struct PoolConfig {
     /// exists it is loaded in preference to [`PoolConfig::keyring`]; it is
     /// rewritten after every keyring change.
     pub keyring_file: Option<PathBuf>,
+    /// Where the members this node knows are kept across restarts (Serf's
+    /// `local.snapshot`); at start the pool rejoins them.
+    pub snapshot_file: Option<PathBuf>,
+    /// Rejoin the snapshot's members even after a graceful leave (Consul's
+    /// `rejoin_after_leave`).
+    pub rejoin_after_leave: bool,
 }
 
 /// SWIM and Serf timing of a pool.
@@ -100,6 +106,8 @@ impl PoolConfig {
             timing: Timing::lan(),
             keyring: None,
             keyring_file: None,
+            snapshot_file: None,
+            rejoin_after_leave: false,
         }
     }
 }

@@ -29,6 +29,7 @@ use crate::query::{
     KEYRING_EMPTY, KeyAnswer, KeyOp, KeyQuery, KeyringResponse, NO_KEYRING_TO_MODIFY, Pending,
 };
 use crate::shared::Shared;
+use crate::snapshot::Snapshotter;
 use crate::timers::{Due, LeaveStage, TimerQueue};
 use crate::vivaldi::Vivaldi;
 use crate::wire::{self, Packet, Probe};
@@ -101,6 +102,8 @@ pub(crate) struct Driver {
     pings: HashMap<u64, (String, Instant)>,
     rng: StdRng,
     awareness: Awareness,
+    /// The members kept on disk, and the table version last recorded.
+    snapshot: Option<(Snapshotter, u64)>,
 }
 
 /// A join waiting for its answer.
@@ -151,7 +154,14 @@ impl Driver {
             pings: HashMap::new(),
             rng,
             awareness: Awareness::default(),
+            snapshot: None,
         }
+    }
+
+    /// Keeps the members this pool knows in `snapshot`.
+    pub(crate) fn with_snapshot(mut self, snapshot: Snapshotter) -> Self {
+        self.snapshot = Some((snapshot, u64::MAX));
+        self
     }
 
     pub(crate) async fn run(mut self) {
@@ -296,7 +306,23 @@ impl Driver {
                 debug!(%to, %error, "sending a gossip packet failed");
             }
         }
+        self.record_snapshot();
         self.shared.publish();
+    }
+
+    /// Writes the snapshot when the member table changed.
+    fn record_snapshot(&mut self) {
+        let Some((snapshot, recorded)) = &mut self.snapshot else {
+            return;
+        };
+        let table = self.shared.lock();
+        if table.version() == *recorded {
+            return;
+        }
+        *recorded = table.version();
+        let (members, local) = (table.members(), table.local_name().to_owned());
+        drop(table);
+        snapshot.record(&members, &local);
     }
 
     fn on_notification(&mut self, notification: OwnedNotification<NodeId>) {
@@ -630,6 +656,9 @@ impl Driver {
                     debug!(%error, "gossiping our leave failed");
                 }
                 info!("left the pool");
+                if let Some((snapshot, _)) = &mut self.snapshot {
+                    snapshot.record_leave();
+                }
                 self.stopped = true;
             }
         }

@@ -31,6 +31,10 @@
 //!   Serf's key-manager operations (list, install, use, remove) on every
 //!   member through a small request/response over the envelope, so a pool
 //!   rotates its key without losing members.
+//! - **Snapshot.** With a snapshot file the pool keeps the members it
+//!   knows on disk and rejoins them after a restart (Serf's
+//!   `local.snapshot`), so a node does not depend on its join addresses
+//!   alone to find the pool again.
 //! - **Network coordinates.** Every probe interval the pool pings one
 //!   random alive member with its own ping/pong packets, feeds the round
 //!   trip into Serf's Vivaldi algorithm (8 dimensions, latency filter,
@@ -66,6 +70,7 @@ mod membership;
 mod pool;
 mod query;
 mod shared;
+mod snapshot;
 mod table;
 mod timers;
 mod vivaldi;

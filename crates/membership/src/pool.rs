@@ -26,6 +26,7 @@ use crate::member::Member;
 use crate::membership::{BoxFuture, Membership};
 use crate::query::{KeyringOp, KeyringResponse};
 use crate::shared::Shared;
+use crate::snapshot::Snapshotter;
 use crate::table::Table;
 
 /// A LAN gossip pool: SWIM on foca over UDP, one driver task per pool.
@@ -58,6 +59,8 @@ impl GossipPool {
             timing,
             keyring,
             keyring_file,
+            snapshot_file,
+            rejoin_after_leave,
         } = config;
         if name.is_empty() {
             return Err(MembershipError::EmptyName);
@@ -92,7 +95,7 @@ impl GossipPool {
             handler,
         );
         let (commands, inbox) = mpsc::unbounded_channel();
-        let driver = Driver::new(
+        let mut driver = Driver::new(
             foca,
             socket,
             Arc::clone(&shared),
@@ -101,10 +104,24 @@ impl GossipPool {
             security,
             driver_rng,
         );
+        let mut rejoin = Vec::new();
+        if let Some(path) = snapshot_file {
+            let snapshot = Snapshotter::open(path);
+            rejoin = snapshot.known().rejoin_addrs(rejoin_after_leave);
+            if snapshot.known().left() && rejoin.is_empty() {
+                span.in_scope(|| info!("left the pool last time; not rejoining from the snapshot"));
+            }
+            driver = driver.with_snapshot(snapshot);
+        }
         span.in_scope(|| {
             info!(%addr, bind = %local_addr, generation = me.generation, encrypted, "gossip pool started")
         });
-        let task = tokio::spawn(driver.run().instrument(span));
+        let task = tokio::spawn(driver.run().instrument(span.clone()));
+        if !rejoin.is_empty() {
+            let commands = commands.clone();
+            let wait = timing.join_timeout;
+            tokio::spawn(rejoin_previous(commands, rejoin, wait).instrument(span));
+        }
         Ok(Arc::new(Self {
             shared,
             commands,
@@ -154,14 +171,7 @@ impl GossipPool {
 
     /// Sends one join and waits for its answer, up to the join timeout.
     async fn join_one(&self, addr: SocketAddr) -> bool {
-        let (done, answered) = oneshot::channel();
-        if self.send(Command::Join { addr, done }).is_err() {
-            return false;
-        }
-        matches!(
-            tokio::time::timeout(self.timing.join_timeout, answered).await,
-            Ok(Ok(()))
-        )
+        join_through(&self.commands, addr, self.timing.join_timeout).await
     }
 
     /// `force-leave`, or with `prune` `force-leave -prune`.
@@ -310,6 +320,39 @@ impl Membership for GossipPool {
 
 /// The keyring to start with: the keyring file's when it exists, else the
 /// configured one (then written to the file).
+/// Sends one join through the driver and waits for its answer, up to `wait`.
+async fn join_through(
+    commands: &mpsc::UnboundedSender<Command>,
+    addr: SocketAddr,
+    wait: std::time::Duration,
+) -> bool {
+    let (done, answered) = oneshot::channel();
+    if commands.send(Command::Join { addr, done }).is_err() {
+        return false;
+    }
+    matches!(tokio::time::timeout(wait, answered).await, Ok(Ok(())))
+}
+
+/// Joins the members the snapshot remembers, all at once, as Serf does at
+/// start; the agent's own join addresses are tried beside these.
+async fn rejoin_previous(
+    commands: mpsc::UnboundedSender<Command>,
+    addrs: Vec<SocketAddr>,
+    wait: std::time::Duration,
+) {
+    info!(
+        members = addrs.len(),
+        "rejoining the members in the snapshot"
+    );
+    let answered = join_all(addrs.iter().map(|a| join_through(&commands, *a, wait))).await;
+    let joined = answered.iter().filter(|ok| **ok).count();
+    if joined == 0 {
+        info!("no member in the snapshot answered");
+    } else {
+        info!(joined, of = addrs.len(), "rejoined through the snapshot");
+    }
+}
+
 fn security(
     keyring: Option<Keyring>,
     keyring_file: Option<std::path::PathBuf>,
