@@ -586,16 +586,16 @@ fn catalog_change(server: &Server, m: &Member) -> Option<Op> {
             }
             Some(Op::Register(Box::new(Registration {
                 node: Node {
-                    node: m.name.clone(),
-                    id: m.tags.get("id").cloned().unwrap_or_default(),
-                    address: m.addr.ip().to_string(),
-                    datacenter: m.tags.get("dc").cloned().unwrap_or_default(),
+                    node: m.name.clone().into(),
+                    id: m.tags.get("id").cloned().unwrap_or_default().into(),
+                    address: m.addr.ip().to_string().into(),
+                    datacenter: m.tags.get("dc").cloned().unwrap_or_default().into(),
                     ..Node::default()
                 },
                 skip_node_update: node.is_some(),
                 service: None,
                 checks: vec![Check {
-                    node: m.name.clone(),
+                    node: m.name.clone().into(),
                     check_id: "serfHealth".into(),
                     name: "Serf Health Status".into(),
                     status,

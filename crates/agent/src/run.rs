@@ -405,10 +405,10 @@ fn api_state(
 /// the node, and (on servers) the `serfHealth` check and `consul` service.
 fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
     let node = Node {
-        id: info.node_id.clone(),
-        node: info.node_name.clone(),
-        address: info.address.clone(),
-        datacenter: info.datacenter.clone(),
+        id: info.node_id.clone().into(),
+        node: info.node_name.clone().into(),
+        address: info.address.clone().into(),
+        datacenter: info.datacenter.clone().into(),
         tagged_addresses: [("lan", &info.address), ("wan", &info.address)]
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.clone()))
@@ -417,7 +417,7 @@ fn fixed_entries(info: &AgentInfo, config: &RuntimeConfig) -> Fixed {
         ..Node::default()
     };
     let serf = Check {
-        node: info.node_name.clone(),
+        node: info.node_name.clone().into(),
         check_id: "serfHealth".into(),
         name: "Serf Health Status".into(),
         status: CheckStatus::Passing,

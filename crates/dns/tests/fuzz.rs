@@ -40,7 +40,7 @@ fn handler() -> DnsHandler {
         let registration = Registration {
             node: Node {
                 node: node.into(),
-                address: format!("10.0.1.{i}"),
+                address: format!("10.0.1.{i}").into(),
                 meta: [("rack".to_owned(), "r1".to_owned())].into(),
                 ..Node::default()
             },

@@ -155,7 +155,7 @@ impl UserEvent {
     pub fn accepted_by<'a>(
         &self,
         node: &str,
-        services: impl IntoIterator<Item = (&'a str, &'a [String])>,
+        services: impl IntoIterator<Item = (&'a str, &'a [skein_types::Name])>,
     ) -> bool {
         let matches = |expr: &str, s: &str| {
             regex::Regex::new(expr)

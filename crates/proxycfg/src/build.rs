@@ -76,13 +76,13 @@ pub fn build_cached(
     cache: &EndpointCache,
 ) -> Result<ProxySnapshot> {
     if proxy.kind != "connect-proxy" {
-        return Err(Error::NotAProxy(proxy.id.clone()));
+        return Err(Error::NotAProxy(proxy.id.to_string()));
     }
     let ca = store.connect_ca().ok_or(Error::NoCa)?;
     let spec = proxy.extra.get("Proxy").cloned().unwrap_or(Value::Null);
     let destination = str_field(&spec, "DestinationServiceName");
     if destination.is_empty() {
-        return Err(Error::NotAProxy(proxy.id.clone()));
+        return Err(Error::NotAProxy(proxy.id.to_string()));
     }
     let entries = stored_entries(store);
     let set = EntrySet::new(entries.iter());
@@ -92,8 +92,8 @@ pub fn build_cached(
     let endpoints = endpoints(store, &upstreams, cache);
     Ok(ProxySnapshot {
         kind: ProxyKind::ConnectProxy,
-        proxy_id: proxy.id.clone(),
-        proxy_service: proxy.service.clone(),
+        proxy_id: proxy.id.to_string(),
+        proxy_service: proxy.service.to_string(),
         destination_id: str_field(&spec, "DestinationServiceID"),
         bind_address: bind_address(proxy, &config),
         bind_port: bind_port(proxy, &config),
@@ -172,7 +172,7 @@ fn bind_address(proxy: &ServiceInstance, config: &Map<String, Value>) -> String 
     if let Some(a) = config.get("bind_address").and_then(Value::as_str) {
         return a.to_owned();
     }
-    non_empty(proxy.address.clone(), "0.0.0.0")
+    non_empty(proxy.address.to_string(), "0.0.0.0")
 }
 
 fn bind_port(proxy: &ServiceInstance, config: &Map<String, Value>) -> u16 {
@@ -317,7 +317,7 @@ fn target_endpoints(store: &Store, target: &DiscoveryTarget) -> Vec<Endpoint> {
                 CheckStatus::Passing => false,
             };
             Endpoint {
-                address: non_empty(h.service.address.clone(), &h.node.address),
+                address: non_empty(h.service.address.to_string(), &h.node.address),
                 port: h.service.port,
                 health: if unhealthy {
                     EndpointHealth::Unhealthy
@@ -325,8 +325,8 @@ fn target_endpoints(store: &Store, target: &DiscoveryTarget) -> Vec<Endpoint> {
                     EndpointHealth::Healthy
                 },
                 weight: weight(h.service, h.status),
-                node: h.node.node.clone(),
-                service_id: h.service.id.clone(),
+                node: h.node.node.to_string(),
+                service_id: h.service.id.to_string(),
             }
         })
         .collect();
@@ -366,7 +366,7 @@ mod tests {
     fn proxy(id: &str, dest: &str, port: u16, upstreams: Value) -> ServiceInstance {
         ServiceInstance {
             id: id.into(),
-            service: format!("{dest}-sidecar-proxy"),
+            service: format!("{dest}-sidecar-proxy").into(),
             port,
             kind: "connect-proxy".into(),
             extra: [(
@@ -388,7 +388,7 @@ mod tests {
     ) {
         let check = Check {
             node: node.into(),
-            check_id: format!("{}-check", svc.id),
+            check_id: format!("{}-check", svc.id).into(),
             status,
             service_id: svc.id.clone(),
             service_name: svc.service.clone(),
@@ -397,7 +397,7 @@ mod tests {
         let reg = Registration {
             node: Node {
                 node: node.into(),
-                address: format!("10.0.0.{index}"),
+                address: format!("10.0.0.{index}").into(),
                 ..Node::default()
             },
             skip_node_update: false,

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use skein_types::{Check, CheckStatus, Index, Node, ServiceInstance};
+use skein_types::{Check, CheckStatus, Index, Name, Node, ServiceInstance};
 
 use crate::{ApplyError, Outcome, Store, Topic};
 
@@ -90,7 +90,7 @@ impl Store {
                 .is_some_and(|s| s.contains_key(&check.service_id));
             if !known && new_service != Some(check.service_id.as_str()) {
                 return Err(ApplyError::MissingService {
-                    service: check.service_id.clone(),
+                    service: check.service_id.to_string(),
                 });
             }
         }
@@ -131,7 +131,7 @@ impl Store {
 
     pub(crate) fn upsert_service(&mut self, index: Index, node: &str, svc: &ServiceInstance) {
         self.journal_catalog();
-        let services = self.data.services.entry(node.to_owned()).or_default();
+        let services = self.data.services.entry(Name::from(node)).or_default();
         let old = services.get(&svc.id);
         if old.is_some_and(|o| o.same_registration(svc)) {
             return;
@@ -155,21 +155,21 @@ impl Store {
     }
 
     fn index_service(&mut self, node: &str, svc: &ServiceInstance) {
-        let key = (node.to_owned(), svc.id.clone());
+        let key = (Name::from(node), svc.id.clone());
         self.by_service
             .entry(svc.service.clone())
             .or_default()
             .insert(key.clone());
         if let Some(dest) = mesh_destination(svc) {
             self.by_connect
-                .entry(dest.to_owned())
+                .entry(Name::from(dest))
                 .or_default()
                 .insert(key);
         }
     }
 
     fn unindex_service(&mut self, node: &str, svc: &ServiceInstance) {
-        let key = (node.to_owned(), svc.id.clone());
+        let key = (Name::from(node), svc.id.clone());
         remove_from(&mut self.by_service, &svc.service, &key);
         if let Some(dest) = mesh_destination(svc) {
             remove_from(&mut self.by_connect, dest, &key);
@@ -180,7 +180,7 @@ impl Store {
     pub(crate) fn rebuild_service_index(&mut self) {
         self.by_service.clear();
         self.by_connect.clear();
-        let all: Vec<(String, ServiceInstance)> = self
+        let all: Vec<(Name, ServiceInstance)> = self
             .data
             .services
             .iter()
@@ -196,7 +196,7 @@ impl Store {
     /// forgets its index (reads then report the catalog's).
     fn service_changed(&mut self, index: Index, name: &str) {
         if self.by_service.contains_key(name) || self.by_connect.contains_key(name) {
-            self.data.service_indexes.insert(name.to_owned(), index);
+            self.data.service_indexes.insert(Name::from(name), index);
         } else {
             self.data.service_indexes.remove(name);
         }
@@ -246,7 +246,7 @@ impl Store {
     pub(crate) fn upsert_check(&mut self, index: Index, at_ms: u64, node: &str, check: &Check) {
         self.journal_catalog();
         let mut check = Check {
-            node: node.to_owned(),
+            node: Name::from(node),
             ..check.clone()
         };
         if let Some(svc) = self
@@ -258,7 +258,7 @@ impl Store {
             check.service_name = svc.service.clone();
             check.service_tags = svc.tags.clone();
         }
-        let checks = self.data.checks.entry(node.to_owned()).or_default();
+        let checks = self.data.checks.entry(Name::from(node)).or_default();
         let old = checks.get(&check.check_id);
         if old.is_some_and(|o| o.same_registration(&check)) {
             return;
@@ -358,11 +358,7 @@ fn mesh_destination(s: &ServiceInstance) -> Option<&str> {
     native.then_some(s.service.as_str())
 }
 
-fn remove_from(
-    index: &mut BTreeMap<String, BTreeSet<(String, String)>>,
-    name: &str,
-    key: &(String, String),
-) {
+fn remove_from(index: &mut BTreeMap<Name, BTreeSet<(Name, Name)>>, name: &str, key: &(Name, Name)) {
     if let Some(set) = index.get_mut(name) {
         set.remove(key);
         if set.is_empty() {
@@ -420,8 +416,8 @@ impl Store {
         &self,
         node: &str,
     ) -> (
-        Option<&BTreeMap<String, ServiceInstance>>,
-        Option<&BTreeMap<String, Check>>,
+        Option<&BTreeMap<Name, ServiceInstance>>,
+        Option<&BTreeMap<Name, Check>>,
     ) {
         (self.data.services.get(node), self.data.checks.get(node))
     }
@@ -446,7 +442,7 @@ impl Store {
         self.by_service
             .keys()
             .find(|k| k.eq_ignore_ascii_case(name))
-            .map(String::as_str)
+            .map(Name::as_str)
     }
 
     /// One node and its services.
@@ -465,15 +461,24 @@ impl Store {
 
     /// Service names with the union of their tags.
     pub fn services(&self) -> (Index, BTreeMap<String, Vec<String>>) {
-        let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for svc in self.data.services.values().flat_map(|s| s.values()) {
-            let tags = out.entry(svc.service.clone()).or_default();
+            let tags = seen.entry(svc.service.as_str()).or_default();
             for t in &svc.tags {
-                if !tags.contains(t) {
-                    tags.push(t.clone());
+                if !tags.contains(&t.as_str()) {
+                    tags.push(t);
                 }
             }
         }
+        let out = seen
+            .into_iter()
+            .map(|(name, tags)| {
+                (
+                    name.to_owned(),
+                    tags.into_iter().map(str::to_owned).collect(),
+                )
+            })
+            .collect();
         (self.catalog_index(), out)
     }
 

@@ -23,12 +23,12 @@ impl Store {
     }
 
     fn session_checks_ok(&self, s: &Session) -> Result<(), ApplyError> {
-        if !self.data.nodes.contains_key(&s.node) {
+        if !self.data.nodes.contains_key(s.node.as_str()) {
             return Err(ApplyError::MissingNode);
         }
-        let checks = self.data.checks.get(&s.node);
+        let checks = self.data.checks.get(s.node.as_str());
         for id in s.node_checks.iter().chain(&s.service_checks) {
-            match checks.and_then(|c| c.get(id)) {
+            match checks.and_then(|c| c.get(id.as_str())) {
                 None => return Err(ApplyError::MissingCheck { check: id.clone() }),
                 Some(c) if c.status == CheckStatus::Critical => {
                     return Err(ApplyError::CriticalCheck { check: id.clone() });

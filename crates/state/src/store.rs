@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
-use skein_types::{Check, Index, KvEntry, Node, ServiceInstance, Session};
+use skein_types::{Check, Index, KvEntry, Name, Node, ServiceInstance, Session};
 
 use crate::config_entry::StoredEntry;
 use crate::txn::Journal;
@@ -25,17 +25,17 @@ pub struct StateData {
     pub(crate) lock_delays: BTreeMap<String, u64>,
     pub(crate) sessions: BTreeMap<String, Session>,
     pub(crate) sessions_index: Index,
-    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) nodes: BTreeMap<Name, Node>,
     /// node -> service id -> instance
-    pub(crate) services: BTreeMap<String, BTreeMap<String, ServiceInstance>>,
+    pub(crate) services: BTreeMap<Name, BTreeMap<Name, ServiceInstance>>,
     /// node -> check id -> check
-    pub(crate) checks: BTreeMap<String, BTreeMap<String, Check>>,
+    pub(crate) checks: BTreeMap<Name, BTreeMap<Name, Check>>,
     pub(crate) catalog_index: Index,
     /// Service name -> index of the last change to what a blocking read of
     /// that service returns (its instances, their checks and nodes, its
     /// mesh proxies). Names with no instance left are dropped.
     #[serde(default)]
-    pub(crate) service_indexes: BTreeMap<String, Index>,
+    pub(crate) service_indexes: BTreeMap<Name, Index>,
     /// Network coordinates by node (Consul's Vivaldi coordinates, as sent).
     #[serde(default)]
     pub(crate) coordinates: BTreeMap<String, serde_json::Value>,
@@ -72,10 +72,10 @@ pub struct Store {
     /// Derived: session id -> keys it holds. Rebuilt on restore.
     pub(crate) session_locks: BTreeMap<String, BTreeSet<String>>,
     /// Derived: service name -> (node, instance id). Rebuilt on restore.
-    pub(crate) by_service: BTreeMap<String, BTreeSet<(String, String)>>,
+    pub(crate) by_service: BTreeMap<Name, BTreeSet<(Name, Name)>>,
     /// Derived: service name -> its mesh-capable instances (the proxies
     /// whose destination it is, and its Connect-native instances).
-    pub(crate) by_connect: BTreeMap<String, BTreeSet<(String, String)>>,
+    pub(crate) by_connect: BTreeMap<Name, BTreeSet<(Name, Name)>>,
     pub(crate) changed: Vec<Topic>,
     pub(crate) journal: Option<Journal>,
     watches: Mutex<WatchRegistry>,

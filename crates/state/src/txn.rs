@@ -8,20 +8,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use skein_types::txn::{CatalogVerb, KvVerb};
 use skein_types::{
-    Check, Index, KvEntry, Node, ServiceInstance, Session, TxnError, TxnOp, TxnResult,
+    Check, Index, KvEntry, Name, Node, ServiceInstance, Session, TxnError, TxnOp, TxnResult,
 };
 
 use crate::{Outcome, Store};
 
 type CatalogCopy = (
-    BTreeMap<String, Node>,
-    BTreeMap<String, BTreeMap<String, ServiceInstance>>,
-    BTreeMap<String, BTreeMap<String, Check>>,
+    BTreeMap<Name, Node>,
+    BTreeMap<Name, BTreeMap<Name, ServiceInstance>>,
+    BTreeMap<Name, BTreeMap<Name, Check>>,
     Index,
     BTreeMap<String, Session>,
     Index,
     BTreeMap<String, u64>,
-    BTreeMap<String, Index>,
+    BTreeMap<Name, Index>,
 );
 
 /// What a running transaction changed, to undo it.

@@ -363,7 +363,7 @@ fn instance(node: &str, id: &str, name: &str, extra: serde_json::Value) -> Op {
             kind: if extra.contains_key("Proxy") {
                 "connect-proxy".into()
             } else {
-                String::new()
+                String::new().into()
             },
             extra,
             ..Default::default()

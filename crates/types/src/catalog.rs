@@ -4,19 +4,19 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Index;
+use crate::{Index, Name};
 
 /// A node of the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Node {
     /// Node UUID (may be empty).
-    pub id: String,
+    pub id: Name,
     /// Node name.
-    pub node: String,
+    pub node: Name,
     /// Address.
-    pub address: String,
+    pub address: Name,
     /// Datacenter.
-    pub datacenter: String,
+    pub datacenter: Name,
     /// Tagged addresses (`lan`, `wan`, ...).
     pub tagged_addresses: BTreeMap<String, String>,
     /// Node metadata.
@@ -32,19 +32,19 @@ pub struct Node {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct ServiceInstance {
     /// Instance id, unique per node.
-    pub id: String,
+    pub id: Name,
     /// Service name.
-    pub service: String,
+    pub service: Name,
     /// Tags.
-    pub tags: Vec<String>,
+    pub tags: Vec<Name>,
     /// Address (empty: the node's).
-    pub address: String,
+    pub address: Name,
     /// Port.
     pub port: u16,
     /// Metadata.
     pub meta: BTreeMap<String, String>,
     /// Kind (`""`, `connect-proxy`, gateways).
-    pub kind: String,
+    pub kind: Name,
     /// Everything else of Consul's service shape (TaggedAddresses, Weights,
     /// Proxy, Connect, EnableTagOverride...), as JSON.
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -93,29 +93,29 @@ impl CheckStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Check {
     /// Node the check belongs to.
-    pub node: String,
+    pub node: Name,
     /// Check id, unique per node.
-    pub check_id: String,
+    pub check_id: Name,
     /// Name.
-    pub name: String,
+    pub name: Name,
     /// Status.
     pub status: CheckStatus,
     /// Notes.
-    pub notes: String,
+    pub notes: Name,
     /// Last output.
-    pub output: String,
+    pub output: Name,
     /// Service instance id (empty for a node check).
-    pub service_id: String,
+    pub service_id: Name,
     /// Service name (empty for a node check).
-    pub service_name: String,
+    pub service_name: Name,
     /// Service tags at registration.
-    pub service_tags: Vec<String>,
+    pub service_tags: Vec<Name>,
     /// Check type (`ttl`, `http`, `serf`, ...).
-    pub check_type: String,
+    pub check_type: Name,
     /// Interval as written.
-    pub interval: String,
+    pub interval: Name,
     /// Timeout as written.
-    pub timeout: String,
+    pub timeout: Name,
     /// Index of creation.
     pub create_index: Index,
     /// Index of the last change.

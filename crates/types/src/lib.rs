@@ -21,6 +21,13 @@ pub use kv::KvEntry;
 pub use session::{Session, SessionBehavior};
 pub use txn::{TxnError, TxnOp, TxnResult};
 
+/// A name in a catalog record (node, service, check, tag, ...). Up to 24
+/// bytes it is stored inline, with no allocation of its own: a catalog of
+/// 100,000 instances holds a dozen such names per instance.
+pub type Name = compact_str::CompactString;
+
+pub use compact_str::{ToCompactString, format_compact};
+
 /// A Raft log index: every change in skein's state is stamped with the index of
 /// the log entry that made it. Indexes only rise.
 pub type Index = u64;

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use skein_config::{CheckDefinition, CheckKind, ServiceDefinition};
 use skein_http_api::LocalError;
-use skein_types::{Check, CheckStatus, ServiceInstance};
+use skein_types::{Check, CheckStatus, Name, ServiceInstance};
 
 pub(crate) use sync::{Fixed, SyncSignal, spawn_sync};
 
@@ -102,10 +102,10 @@ impl LocalState {
                     || id.starts_with(SERVICE_MAINTENANCE_PREFIX)
             });
         }
-        inner.services.insert(svc.id.clone(), svc.clone());
+        inner.services.insert(svc.id.to_string(), svc.clone());
         for check in def.checks {
             let local = self.new_check(check, &svc);
-            inner.checks.insert(local.check.check_id.clone(), local);
+            inner.checks.insert(local.check.check_id.to_string(), local);
         }
         drop(inner);
         self.sync.request();
@@ -136,7 +136,7 @@ impl LocalState {
                 })?,
             };
         let local = self.new_check(def, &svc);
-        inner.checks.insert(local.check.check_id.clone(), local);
+        inner.checks.insert(local.check.check_id.to_string(), local);
         drop(inner);
         self.sync.request();
         Ok(())
@@ -149,21 +149,21 @@ impl LocalState {
             .and_then(CheckStatus::parse)
             .unwrap_or(CheckStatus::Critical);
         let check = Check {
-            node: self.node.clone(),
-            check_id: def.id.clone(),
+            node: self.node.clone().into(),
+            check_id: def.id.clone().into(),
             name: if def.name.is_empty() {
-                format!("Service '{}' check", svc.service)
+                format!("Service '{}' check", svc.service).into()
             } else {
-                def.name.clone()
+                def.name.clone().into()
             },
             status,
-            notes: def.notes.clone(),
+            notes: def.notes.clone().into(),
             service_id: svc.id.clone(),
             service_name: svc.service.clone(),
             service_tags: svc.tags.clone(),
-            check_type: def.type_name().to_owned(),
-            interval: def.interval_text.clone(),
-            timeout: def.timeout_text.clone(),
+            check_type: def.type_name().to_owned().into(),
+            interval: def.interval_text.clone().into(),
+            timeout: def.timeout_text.clone().into(),
             ..Check::default()
         };
         let runner = checks::start(&def, Arc::downgrade(self), &self.ctx);
@@ -231,7 +231,7 @@ impl LocalState {
             _ => None,
         };
         c.check.status = status;
-        c.check.output = output;
+        c.check.output = output.into();
         let is_ttl = matches!(c.def.as_ref().map(|d| &d.kind), Some(CheckKind::Ttl(_)));
         if is_ttl && let Some(states) = &self.check_states {
             states.save(&ttl_states(&inner));
@@ -307,7 +307,7 @@ impl LocalState {
             .filter_map(|c| {
                 let after = c.def.as_ref()?.deregister_critical_service_after?;
                 let since = c.critical_since?;
-                (now.duration_since(since) >= after).then(|| c.check.service_id.clone())
+                (now.duration_since(since) >= after).then(|| c.check.service_id.to_string())
             })
             .collect()
     }
@@ -323,7 +323,7 @@ fn ttl_states(inner: &Inner) -> std::collections::BTreeMap<String, persist::Save
                 id.clone(),
                 persist::SavedStatus {
                     status: c.check.status.as_str().to_owned(),
-                    output: c.check.output.clone(),
+                    output: c.check.output.to_string(),
                 },
             )
         })
@@ -333,8 +333,8 @@ fn ttl_states(inner: &Inner) -> std::collections::BTreeMap<String, persist::Save
 fn maintenance_check(node: &str, id: &str, svc: &ServiceInstance, reason: &str) -> Check {
     let node_level = svc.id.is_empty();
     Check {
-        node: node.to_owned(),
-        check_id: id.to_owned(),
+        node: node.to_owned().into(),
+        check_id: id.to_owned().into(),
         name: if node_level {
             "Node Maintenance Mode".into()
         } else {
@@ -344,7 +344,7 @@ fn maintenance_check(node: &str, id: &str, svc: &ServiceInstance, reason: &str) 
         notes: if reason.is_empty() {
             DEFAULT_MAINTENANCE_REASON.into()
         } else {
-            reason.to_owned()
+            reason.to_owned().into()
         },
         service_id: svc.id.clone(),
         service_name: svc.service.clone(),
@@ -356,13 +356,13 @@ fn maintenance_check(node: &str, id: &str, svc: &ServiceInstance, reason: &str) 
 
 fn instance(def: &ServiceDefinition) -> ServiceInstance {
     ServiceInstance {
-        id: def.id.clone(),
-        service: def.name.clone(),
-        tags: def.tags.clone(),
-        address: def.address.clone(),
+        id: def.id.clone().into(),
+        service: def.name.clone().into(),
+        tags: def.tags.iter().map(Name::from).collect(),
+        address: def.address.clone().into(),
         port: def.port,
         meta: def.meta.clone(),
-        kind: def.kind.clone(),
+        kind: def.kind.clone().into(),
         extra: def.extra.clone(),
         create_index: 0,
         modify_index: 0,

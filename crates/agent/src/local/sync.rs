@@ -213,7 +213,7 @@ fn diff(
     {
         ops.push(Op::Deregister {
             node: name.to_owned(),
-            service_id: Some(id.clone()),
+            service_id: Some(id.to_string()),
             check_id: None,
         });
     }
@@ -226,7 +226,7 @@ fn diff(
         ops.push(Op::Deregister {
             node: name.to_owned(),
             service_id: None,
-            check_id: Some(id.clone()),
+            check_id: Some(id.to_string()),
         });
     }
     Ok(ops)

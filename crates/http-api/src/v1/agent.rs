@@ -156,7 +156,7 @@ async fn services(State(state): State<ApiState>, req: Req) -> Result<Response, A
         .local
         .services()
         .iter()
-        .map(|s| (s.id.clone(), render::agent_service(s, dc)))
+        .map(|s| (s.id.to_string(), render::agent_service(s, dc)))
         .collect();
     let kept = filtered(&req, rows)?;
     Ok(ok(&kept.into_iter().collect::<BTreeMap<_, _>>()))
@@ -199,7 +199,7 @@ async fn checks(State(state): State<ApiState>, req: Req) -> Result<Response, Api
         .local
         .checks()
         .iter()
-        .map(|c| (c.check_id.clone(), render::check(c)))
+        .map(|c| (c.check_id.to_string(), render::check(c)))
         .collect();
     let kept = filtered(&req, rows)?;
     Ok(ok(&kept.into_iter().collect::<BTreeMap<_, _>>()))

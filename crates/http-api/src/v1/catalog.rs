@@ -73,10 +73,10 @@ async fn register(
     let obj = object(&body)?;
     check_body_dc(&state, &obj)?;
     let node = Node {
-        id: s(&obj, "ID"),
-        node: s(&obj, "Node"),
-        address: s(&obj, "Address"),
-        datacenter: state.agent.datacenter.clone(),
+        id: s(&obj, "ID").into(),
+        node: s(&obj, "Node").into(),
+        address: s(&obj, "Address").into(),
+        datacenter: state.agent.datacenter.clone().into(),
         tagged_addresses: map(&obj, "TaggedAddresses"),
         meta: map(&obj, "NodeMeta"),
         ..Node::default()
@@ -150,19 +150,19 @@ fn parse_service(obj: &Map<String, Value>) -> Result<ServiceInstance, ApiError> 
         }
     }
     Ok(ServiceInstance {
-        id,
-        service: name,
+        id: id.into(),
+        service: name.into(),
         tags: field(obj, "Tags")
             .cloned()
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default(),
-        address: s(obj, "Address"),
+        address: s(obj, "Address").into(),
         port: field(obj, "Port")
             .and_then(Value::as_u64)
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0),
         meta: map(obj, "Meta"),
-        kind: s(obj, "Kind"),
+        kind: s(obj, "Kind").into(),
         extra,
         create_index: 0,
         modify_index: 0,
@@ -193,13 +193,13 @@ fn parse_check(
     }
     let _ = svc;
     Ok(Check {
-        node: node.to_owned(),
-        check_id,
-        name: s(obj, "Name"),
+        node: node.to_owned().into(),
+        check_id: check_id.into(),
+        name: s(obj, "Name").into(),
         status,
-        notes: s(obj, "Notes"),
-        output: s(obj, "Output"),
-        service_id,
+        notes: s(obj, "Notes").into(),
+        output: s(obj, "Output").into(),
+        service_id: service_id.into(),
         ..Check::default()
     })
 }
@@ -349,7 +349,7 @@ async fn node(
         let value = found.map(|(n, services)| {
             let services: BTreeMap<String, Value> = services
                 .iter()
-                .map(|s| (s.id.clone(), render::service(s, &dc)))
+                .map(|s| (s.id.to_string(), render::service(s, &dc)))
                 .filter(|(_, v)| filter.as_ref().is_none_or(|f| f.matches(v)))
                 .collect();
             json!({ "Node": render::node(&n), "Services": services })
@@ -376,10 +376,10 @@ fn services_matching(
         .collect();
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (_, svc) in &instances {
-        let tags = out.entry(svc.service.clone()).or_default();
+        let tags = out.entry(svc.service.to_string()).or_default();
         for t in &svc.tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
+            if !tags.iter().any(|have| have == t) {
+                tags.push(t.to_string());
             }
         }
     }

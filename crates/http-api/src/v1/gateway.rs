@@ -134,7 +134,7 @@ fn expand(store: &Store, name: &str, protocol: Option<&str>) -> Vec<String> {
         .1
         .into_iter()
         .filter(|(_, s)| s.kind.is_empty() && s.service != "consul")
-        .map(|(_, s)| s.service)
+        .map(|(_, s)| s.service.to_string())
         .collect();
     let Some(protocol) = protocol else {
         return plain.into_iter().collect();

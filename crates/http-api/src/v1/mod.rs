@@ -119,8 +119,9 @@ impl InstanceFilters {
 
     /// Whether an instance with `tags` on `node` has every `?tag` and
     /// `?node-meta` asked for.
-    pub(crate) fn admits(&self, node: &skein_types::Node, tags: &[String]) -> bool {
-        self.tags.iter().all(|t| tags.contains(t)) && meta_matches(node, &self.meta)
+    pub(crate) fn admits(&self, node: &skein_types::Node, tags: &[skein_types::Name]) -> bool {
+        self.tags.iter().all(|t| tags.iter().any(|have| have == t))
+            && meta_matches(node, &self.meta)
     }
 }
 

@@ -219,10 +219,10 @@ fn string_map(v: &Value, key: &str) -> BTreeMap<String, String> {
 
 fn parse_node(i: usize, v: &Value) -> Result<Node, ApiError> {
     let node = Node {
-        id: string(v, "ID"),
-        node: string(v, "Node"),
-        address: string(v, "Address"),
-        datacenter: string(v, "Datacenter"),
+        id: string(v, "ID").into(),
+        node: string(v, "Node").into(),
+        address: string(v, "Address").into(),
+        datacenter: string(v, "Datacenter").into(),
         tagged_addresses: string_map(v, "TaggedAddresses"),
         meta: string_map(v, "Meta"),
         create_index: 0,
@@ -241,16 +241,20 @@ fn parse_service(i: usize, v: &Value) -> Result<ServiceInstance, ApiError> {
         return Err(ApiError::bad(format!("Operation {i}: missing service ID")));
     }
     Ok(ServiceInstance {
-        id: if id.is_empty() { service.clone() } else { id },
-        service,
+        id: if id.is_empty() {
+            service.clone().into()
+        } else {
+            id.into()
+        },
+        service: service.into(),
         tags: serde_json::from_value(field(v, "Tags").clone()).unwrap_or_default(),
-        address: string(v, "Address"),
+        address: string(v, "Address").into(),
         port: field(v, "Port")
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0),
         meta: string_map(v, "Meta"),
-        kind: string(v, "Kind"),
+        kind: string(v, "Kind").into(),
         extra: BTreeMap::new(),
         create_index: 0,
         modify_index: field(v, "ModifyIndex").as_u64().unwrap_or(0),
@@ -264,13 +268,13 @@ fn parse_check(i: usize, v: &Value) -> Result<Check, ApiError> {
             .ok_or_else(|| ApiError::bad(format!("Operation {i}: invalid check status {s:?}")))?,
     };
     Ok(Check {
-        node: string(v, "Node"),
-        check_id: string(v, "CheckID"),
-        name: string(v, "Name"),
+        node: string(v, "Node").into(),
+        check_id: string(v, "CheckID").into(),
+        name: string(v, "Name").into(),
         status,
-        notes: string(v, "Notes"),
-        output: string(v, "Output"),
-        service_id: string(v, "ServiceID"),
+        notes: string(v, "Notes").into(),
+        output: string(v, "Output").into(),
+        service_id: string(v, "ServiceID").into(),
         modify_index: field(v, "ModifyIndex").as_u64().unwrap_or(0),
         ..Check::default()
     })
