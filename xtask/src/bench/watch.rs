@@ -15,7 +15,11 @@
 //!    `GET /v1/health/service/web?index=<current>&wait=10m`, then one instance's check turns
 //!    critical: the time until each watcher has its answer (identical queries share one
 //!    rendering per change).
+//! 3. etcd, in the same run (unless `--no-etcd`): the same number of watches on the same
+//!    keys through etcd's gRPC Watch API, as many per connection, then the same hot write
+//!    (`watch/etcd.rs`). Printed beside skein's figures.
 
+mod etcd;
 mod h2;
 
 use std::net::SocketAddr;
@@ -42,7 +46,7 @@ const PHASE_TIMEOUT: Duration = Duration::from_secs(300);
 const WAIT: &str = "10m";
 
 /// `bench watch [--keys N] [--per-key N] [--hot N] [--instances N] [--health-watchers N]
-/// [--idle-seconds S] [--skein-bin PATH]`.
+/// [--idle-seconds S] [--skein-bin PATH] [--no-etcd]`.
 pub(crate) struct Options {
     keys: usize,
     per_key: usize,
@@ -51,6 +55,7 @@ pub(crate) struct Options {
     health_watchers: usize,
     idle_seconds: u64,
     skein_bin: Option<std::path::PathBuf>,
+    etcd: bool,
 }
 
 impl Options {
@@ -64,6 +69,7 @@ impl Options {
             health_watchers: 10_000,
             idle_seconds: 10,
             skein_bin: None,
+            etcd: true,
         };
         let mut it = args.iter();
         while let Some(arg) = it.next() {
@@ -76,6 +82,7 @@ impl Options {
                 "--health-watchers" => opts.health_watchers = value()?.parse()?,
                 "--idle-seconds" => opts.idle_seconds = value()?.parse()?,
                 "--skein-bin" => opts.skein_bin = Some(value()?.into()),
+                "--no-etcd" => opts.etcd = false,
                 other => bail!("unknown option {other:?}"),
             }
         }
@@ -106,8 +113,32 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
     let version = server.version.clone();
     server.guard.stop()?;
     let m = measured.with_context(|| format!("log tail:\n{}", server.log_tail()))?;
-    report(opts, &version, &m);
+    let peer = if opts.etcd {
+        Some(measure_etcd(&rt, scratch.path(), opts)?)
+    } else {
+        None
+    };
+    report(opts, &version, &m, peer.as_ref());
     Ok(())
+}
+
+/// Starts etcd and measures the same watchers on it.
+fn measure_etcd(
+    rt: &tokio::runtime::Runtime,
+    scratch: &std::path::Path,
+    opts: &Options,
+) -> Result<(String, etcd::EtcdMeasured)> {
+    let mut server = servers::start(servers::System::Etcd, scratch, None)?;
+    let addr: SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .context("etcd address")?;
+    let measured = rt.block_on(etcd::measure(addr, server.guard.pid(), opts));
+    let version = server.version.clone();
+    server.guard.stop()?;
+    let m = measured.with_context(|| format!("etcd log tail:\n{}", server.log_tail()))?;
+    Ok((version, m))
 }
 
 /// Everything measured.
@@ -118,7 +149,6 @@ struct Measured {
     rss_parked_kib: u64,
     park_time: Duration,
     idle_cpu: Duration,
-    idle_window: Duration,
     hot_ack: Duration,
     hot: Vec<Duration>,
     stray_wakeups: usize,
@@ -234,7 +264,6 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
         rss_parked_kib,
         park_time,
         idle_cpu,
-        idle_window,
         hot_ack,
         hot,
         stray_wakeups,
@@ -467,60 +496,131 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
     percentile(sorted, p).map_or(0.0, ms)
 }
 
-fn report(opts: &Options, version: &str, m: &Measured) {
+/// `p50 / p99 / max` of sorted latencies, in ms.
+fn spread(sorted: &[Duration]) -> String {
+    format!(
+        "{:.0} / {:.0} / {:.0} ms",
+        pct(sorted, 50.0),
+        pct(sorted, 99.0),
+        sorted.last().copied().map_or(0.0, ms)
+    )
+}
+
+/// Bytes per item of the RSS growth from `from_kib` to `to_kib`.
+fn per(to_kib: u64, from_kib: u64, items: usize) -> f64 {
+    to_kib.saturating_sub(from_kib) as f64 * 1024.0 / items.max(1) as f64
+}
+
+/// Three RSS readings in MiB.
+fn mib3(a: u64, b: u64, c: u64) -> String {
+    let mib = |k: u64| k as f64 / 1024.0;
+    format!("{:.1} / {:.1} / {:.1} MiB", mib(a), mib(b), mib(c))
+}
+
+fn report(
+    opts: &Options,
+    version: &str,
+    m: &Measured,
+    peer: Option<&(String, etcd::EtcdMeasured)>,
+) {
     let total = opts.parked();
-    let per_conn = (m.rss_connected_kib.saturating_sub(m.rss_base_kib)) as f64 * 1024.0
-        / m.conns.max(1) as f64;
-    let per_query = (m.rss_parked_kib.saturating_sub(m.rss_connected_kib)) as f64 * 1024.0
-        / total.max(1) as f64;
-    let idle_pct = m.idle_cpu.as_secs_f64() / m.idle_window.as_secs_f64() * 100.0;
+    let idle_pct = |cpu: Duration| cpu.as_secs_f64() / opts.idle_seconds.max(1) as f64 * 100.0;
     let mut before = m.writes_before.clone();
     let mut during = m.writes_during.clone();
     before.sort();
     during.sort();
+    let e = peer.map(|(_, e)| e);
+    // The etcd cell of a row, or the published figure when etcd did not run.
+    let etcd = |f: &dyn Fn(&etcd::EtcdMeasured) -> String, published: &str| {
+        e.map_or_else(|| published.to_owned(), f)
+    };
+    let peer_name = peer.map_or("etcd (published figures, not run)".to_owned(), |(v, _)| {
+        format!("{v} (same run, gRPC Watch)")
+    });
     let mut lines = vec![
         format!("Command: `cargo xtask bench watch`, {version}, 2 cores."),
         String::new(),
-        "| measure | skein | etcd (published, not measured here) |".to_owned(),
+        format!("| measure | skein | {peer_name} |"),
         "|---|--:|--:|".to_owned(),
         format!(
-            "| parked blocking queries | {total} ({} keys × {} + {} on one hot key) | |",
-            opts.keys, opts.per_key, opts.hot
-        ),
-        format!("| HTTP/2 connections | {} | |", m.conns),
-        format!(
-            "| time to park them all | {:.1} s | |",
-            m.park_time.as_secs_f64()
+            "| parked blocking queries / watches | {total} ({} keys × {} + {} on one hot key) | {} |",
+            opts.keys,
+            opts.per_key,
+            opts.hot,
+            etcd(&|_| format!("{total}, the same keys"), "")
         ),
         format!(
-            "| RSS: base / connected / parked | {:.1} / {:.1} / {:.1} MiB | |",
-            m.rss_base_kib as f64 / 1024.0,
-            m.rss_connected_kib as f64 / 1024.0,
-            m.rss_parked_kib as f64 / 1024.0
+            "| HTTP/2 connections | {} | {} |",
+            m.conns,
+            etcd(&|e| e.conns.to_string(), "")
         ),
         format!(
-            "| RSS per connection | {:.1} KiB | about 17 KB |",
-            per_conn / 1024.0
+            "| time to park them all | {:.1} s | {} |",
+            m.park_time.as_secs_f64(),
+            etcd(&|e| format!("{:.1} s", e.park_time.as_secs_f64()), "")
         ),
-        format!("| RSS per parked query | {per_query:.0} B | about 350 B per watch |"),
         format!(
-            "| agent CPU while parked ({} s) | {:.2} s ({idle_pct:.1} %) | |",
-            m.idle_window.as_secs(),
-            m.idle_cpu.as_secs_f64()
+            "| RSS: base / connected / parked | {} | {} |",
+            mib3(m.rss_base_kib, m.rss_connected_kib, m.rss_parked_kib),
+            etcd(
+                &|e| mib3(e.rss_base_kib, e.rss_connected_kib, e.rss_parked_kib),
+                ""
+            )
         ),
-        format!("| hot write acknowledged | {:.1} ms | |", ms(m.hot_ack)),
         format!(
-            "| hot watchers answered | {} of {} | |",
+            "| RSS per connection | {:.1} KiB | {} |",
+            per(m.rss_connected_kib, m.rss_base_kib, m.conns) / 1024.0,
+            etcd(
+                &|e| format!(
+                    "{:.1} KiB",
+                    per(e.rss_connected_kib, e.rss_base_kib, e.conns) / 1024.0
+                ),
+                "about 17 KB"
+            )
+        ),
+        format!(
+            "| RSS per parked query / watch | {:.0} B | {} |",
+            per(m.rss_parked_kib, m.rss_connected_kib, total),
+            etcd(
+                &|e| format!("{:.0} B", per(e.rss_parked_kib, e.rss_connected_kib, total)),
+                "about 350 B per watch"
+            )
+        ),
+        format!(
+            "| server CPU while parked ({} s) | {:.2} s ({:.1} %) | {} |",
+            opts.idle_seconds,
+            m.idle_cpu.as_secs_f64(),
+            idle_pct(m.idle_cpu),
+            etcd(
+                &|e| format!(
+                    "{:.2} s ({:.1} %)",
+                    e.idle_cpu.as_secs_f64(),
+                    idle_pct(e.idle_cpu)
+                ),
+                ""
+            )
+        ),
+        format!(
+            "| hot write acknowledged | {:.1} ms | {} |",
+            ms(m.hot_ack),
+            etcd(&|e| format!("{:.1} ms", ms(e.hot_ack)), "")
+        ),
+        format!(
+            "| hot watchers answered | {} of {} | {} |",
             m.hot.len(),
-            opts.hot
+            opts.hot,
+            etcd(&|e| format!("{} of {}", e.hot.len(), opts.hot), "")
         ),
         format!(
-            "| hot wake-up p50 / p99 / max | {:.0} / {:.0} / {:.0} ms | |",
-            pct(&m.hot, 50.0),
-            pct(&m.hot, 99.0),
-            m.hot.last().copied().map_or(0.0, ms)
+            "| hot wake-up p50 / p99 / max | {} | {} |",
+            spread(&m.hot),
+            etcd(&|e| spread(&e.hot), "")
         ),
-        format!("| watchers of other keys woken | {} | |", m.stray_wakeups),
+        format!(
+            "| watchers of other keys woken | {} | {} |",
+            m.stray_wakeups,
+            etcd(&|e| e.stray_wakeups.to_string(), "")
+        ),
         format!(
             "| other-key writes before: n, p50 / p99 | {}, {:.2} / {:.2} ms | |",
             before.len(),
@@ -544,10 +644,8 @@ fn report(opts: &Options, version: &str, m: &Measured) {
             opts.health_watchers
         ));
         lines.push(format!(
-            "| health wake-up p50 / p99 / max | {:.0} / {:.0} / {:.0} ms | |",
-            pct(&h.latencies, 50.0),
-            pct(&h.latencies, 99.0),
-            h.latencies.last().copied().map_or(0.0, ms)
+            "| health wake-up p50 / p99 / max | {} | |",
+            spread(&h.latencies)
         ));
     }
     lines.push(format!(
