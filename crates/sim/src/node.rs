@@ -5,6 +5,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use openraft::BasicNode;
 use openraft::error::{ClientWriteError, RaftError};
@@ -100,6 +101,10 @@ impl Node {
         let store: SharedStore = Arc::new(RwLock::new(Store::new()));
         let sm = StateMachine::new(store.clone(), db)?;
         let raft = Raft::new(self.id, self.config.clone(), SimNetworkFactory, log, sm).await?;
+        // Until its core reports, a new Raft's metrics show a blank vote;
+        // the checker must not read that as the vote going back.
+        let mut metrics = raft.metrics();
+        let _ = tokio::time::timeout(Duration::from_secs(1), metrics.changed()).await;
         let incarnation = self.incarnation.get();
         self.incarnation.set(incarnation + 1);
         *self.live.borrow_mut() = Some(Live {
