@@ -127,7 +127,7 @@ fn measure_etcd(
     rt: &tokio::runtime::Runtime,
     scratch: &std::path::Path,
     opts: &Options,
-) -> Result<(String, etcd::EtcdMeasured)> {
+) -> Result<(String, Parked)> {
     let mut server = servers::start(servers::System::Etcd, scratch, None)?;
     let addr: SocketAddr = server
         .base
@@ -143,6 +143,16 @@ fn measure_etcd(
 
 /// Everything measured.
 struct Measured {
+    parked: Parked,
+    writes_before: Vec<Duration>,
+    writes_during: Vec<Duration>,
+    health: Option<HealthRun>,
+    rss_end_kib: u64,
+}
+
+/// What parking the watchers cost a server and how fast the hot write
+/// reached them, measured alike on skein and on etcd.
+struct Parked {
     conns: usize,
     rss_base_kib: u64,
     rss_connected_kib: u64,
@@ -152,10 +162,36 @@ struct Measured {
     hot_ack: Duration,
     hot: Vec<Duration>,
     stray_wakeups: usize,
-    writes_before: Vec<Duration>,
-    writes_during: Vec<Duration>,
-    health: Option<HealthRun>,
-    rss_end_kib: u64,
+}
+
+/// When each watcher had its answer.
+#[derive(Clone)]
+struct Arrivals(Arc<Mutex<Vec<Instant>>>);
+
+impl Arrivals {
+    fn with_capacity(n: usize) -> Self {
+        Self(Arc::new(Mutex::new(Vec::with_capacity(n))))
+    }
+
+    fn record(&self) {
+        self.0.lock().map(|mut v| v.push(Instant::now())).ok();
+    }
+
+    /// Waits until `n` watchers had their answer.
+    async fn wait_for(&self, n: usize) -> Result<()> {
+        wait_until(|| self.0.lock().map(|v| v.len()).unwrap_or(0) >= n).await
+    }
+
+    /// How long after `t0` each answer came, sorted.
+    fn since(&self, t0: Instant) -> Vec<Duration> {
+        let mut delays: Vec<Duration> = self
+            .0
+            .lock()
+            .map(|v| v.iter().map(|at| *at - t0).collect())
+            .unwrap_or_default();
+        delays.sort();
+        delays
+    }
 }
 
 struct HealthRun {
@@ -184,7 +220,7 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
     ));
     let started = Instant::now();
     let stray = Arc::new(AtomicUsize::new(0));
-    let hot_arrivals = Arc::new(Mutex::new(Vec::with_capacity(opts.hot)));
+    let hot_arrivals = Arrivals::with_capacity(opts.hot);
     let mut parked = JoinSet::new();
     let mut slot = 0usize;
     for (key, index) in keys.iter().zip(&indexes) {
@@ -209,7 +245,7 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
             if let Ok(a) = conn.get(&path).await
                 && a.status.is_success()
             {
-                arrivals.lock().map(|mut v| v.push(Instant::now())).ok();
+                arrivals.record();
             }
         });
     }
@@ -229,7 +265,7 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
     let t0 = Instant::now();
     control.put("/v1/kv/bench/hot", "v1").await?;
     let hot_ack = t0.elapsed();
-    wait_until(|| hot_arrivals.lock().map(|v| v.len()).unwrap_or(0) >= opts.hot).await?;
+    hot_arrivals.wait_for(opts.hot).await?;
     let t_last = Instant::now();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let writes = writer.stop().await;
@@ -243,11 +279,7 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
         .filter(|(at, _)| *at >= t0 && *at <= t_last)
         .map(|(_, d)| *d)
         .collect();
-    let mut hot: Vec<Duration> = hot_arrivals
-        .lock()
-        .map(|v| v.iter().map(|at| *at - t0).collect())
-        .unwrap_or_default();
-    hot.sort();
+    let hot = hot_arrivals.since(t0);
     let stray_wakeups = stray.load(Ordering::Relaxed);
 
     let health = if opts.health_watchers > 0 {
@@ -258,15 +290,17 @@ async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Measured>
     let rss_end_kib = rss(pid)?;
     parked.abort_all();
     Ok(Measured {
-        conns: conns.len(),
-        rss_base_kib,
-        rss_connected_kib,
-        rss_parked_kib,
-        park_time,
-        idle_cpu,
-        hot_ack,
-        hot,
-        stray_wakeups,
+        parked: Parked {
+            conns: conns.len(),
+            rss_base_kib,
+            rss_connected_kib,
+            rss_parked_kib,
+            park_time,
+            idle_cpu,
+            hot_ack,
+            hot,
+            stray_wakeups,
+        },
         writes_before,
         writes_during,
         health,
@@ -443,7 +477,7 @@ async fn health_run(control: &Conn, conns: &[Conn], opts: &Options) -> Result<He
                 .as_f64()
         })
         .unwrap_or(0.0) as usize;
-    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(opts.health_watchers)));
+    let arrivals = Arrivals::with_capacity(opts.health_watchers);
     let mut set = JoinSet::new();
     for w in 0..opts.health_watchers {
         let conn = conns[w % conns.len()].clone();
@@ -453,7 +487,7 @@ async fn health_run(control: &Conn, conns: &[Conn], opts: &Options) -> Result<He
             if let Ok(a) = conn.get(&path).await
                 && a.status.is_success()
             {
-                arrivals.lock().map(|mut v| v.push(Instant::now())).ok();
+                arrivals.record();
             }
         });
     }
@@ -463,12 +497,8 @@ async fn health_run(control: &Conn, conns: &[Conn], opts: &Options) -> Result<He
     control
         .put("/v1/catalog/register", flip.to_string())
         .await?;
-    wait_until(|| arrivals.lock().map(|v| v.len()).unwrap_or(0) >= opts.health_watchers).await?;
-    let mut latencies: Vec<Duration> = arrivals
-        .lock()
-        .map(|v| v.iter().map(|at| *at - t0).collect())
-        .unwrap_or_default();
-    latencies.sort();
+    arrivals.wait_for(opts.health_watchers).await?;
+    let latencies = arrivals.since(t0);
     set.abort_all();
     Ok(HealthRun {
         instances: opts.instances,
@@ -517,13 +547,9 @@ fn mib3(a: u64, b: u64, c: u64) -> String {
     format!("{:.1} / {:.1} / {:.1} MiB", mib(a), mib(b), mib(c))
 }
 
-fn report(
-    opts: &Options,
-    version: &str,
-    m: &Measured,
-    peer: Option<&(String, etcd::EtcdMeasured)>,
-) {
+fn report(opts: &Options, version: &str, m: &Measured, peer: Option<&(String, Parked)>) {
     let total = opts.parked();
+    let p = &m.parked;
     let idle_pct = |cpu: Duration| cpu.as_secs_f64() / opts.idle_seconds.max(1) as f64 * 100.0;
     let mut before = m.writes_before.clone();
     let mut during = m.writes_during.clone();
@@ -531,9 +557,8 @@ fn report(
     during.sort();
     let e = peer.map(|(_, e)| e);
     // The etcd cell of a row, or the published figure when etcd did not run.
-    let etcd = |f: &dyn Fn(&etcd::EtcdMeasured) -> String, published: &str| {
-        e.map_or_else(|| published.to_owned(), f)
-    };
+    let etcd =
+        |f: &dyn Fn(&Parked) -> String, published: &str| e.map_or_else(|| published.to_owned(), f);
     let peer_name = peer.map_or("etcd (published figures, not run)".to_owned(), |(v, _)| {
         format!("{v} (same run, gRPC Watch)")
     });
@@ -551,17 +576,17 @@ fn report(
         ),
         format!(
             "| HTTP/2 connections | {} | {} |",
-            m.conns,
+            p.conns,
             etcd(&|e| e.conns.to_string(), "")
         ),
         format!(
             "| time to park them all | {:.1} s | {} |",
-            m.park_time.as_secs_f64(),
+            p.park_time.as_secs_f64(),
             etcd(&|e| format!("{:.1} s", e.park_time.as_secs_f64()), "")
         ),
         format!(
             "| RSS: base / connected / parked | {} | {} |",
-            mib3(m.rss_base_kib, m.rss_connected_kib, m.rss_parked_kib),
+            mib3(p.rss_base_kib, p.rss_connected_kib, p.rss_parked_kib),
             etcd(
                 &|e| mib3(e.rss_base_kib, e.rss_connected_kib, e.rss_parked_kib),
                 ""
@@ -569,7 +594,7 @@ fn report(
         ),
         format!(
             "| RSS per connection | {:.1} KiB | {} |",
-            per(m.rss_connected_kib, m.rss_base_kib, m.conns) / 1024.0,
+            per(p.rss_connected_kib, p.rss_base_kib, p.conns) / 1024.0,
             etcd(
                 &|e| format!(
                     "{:.1} KiB",
@@ -580,7 +605,7 @@ fn report(
         ),
         format!(
             "| RSS per parked query / watch | {:.0} B | {} |",
-            per(m.rss_parked_kib, m.rss_connected_kib, total),
+            per(p.rss_parked_kib, p.rss_connected_kib, total),
             etcd(
                 &|e| format!("{:.0} B", per(e.rss_parked_kib, e.rss_connected_kib, total)),
                 "about 350 B per watch"
@@ -589,8 +614,8 @@ fn report(
         format!(
             "| server CPU while parked ({} s) | {:.2} s ({:.1} %) | {} |",
             opts.idle_seconds,
-            m.idle_cpu.as_secs_f64(),
-            idle_pct(m.idle_cpu),
+            p.idle_cpu.as_secs_f64(),
+            idle_pct(p.idle_cpu),
             etcd(
                 &|e| format!(
                     "{:.2} s ({:.1} %)",
@@ -602,23 +627,23 @@ fn report(
         ),
         format!(
             "| hot write acknowledged | {:.1} ms | {} |",
-            ms(m.hot_ack),
+            ms(p.hot_ack),
             etcd(&|e| format!("{:.1} ms", ms(e.hot_ack)), "")
         ),
         format!(
             "| hot watchers answered | {} of {} | {} |",
-            m.hot.len(),
+            p.hot.len(),
             opts.hot,
             etcd(&|e| format!("{} of {}", e.hot.len(), opts.hot), "")
         ),
         format!(
             "| hot wake-up p50 / p99 / max | {} | {} |",
-            spread(&m.hot),
+            spread(&p.hot),
             etcd(&|e| spread(&e.hot), "")
         ),
         format!(
             "| watchers of other keys woken | {} | {} |",
-            m.stray_wakeups,
+            p.stray_wakeups,
             etcd(&|e| e.stray_wakeups.to_string(), "")
         ),
         format!(

@@ -5,8 +5,8 @@
 //! are declared; prost skips the others.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -16,7 +16,7 @@ use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
 
-use super::{Options, STREAMS_PER_CONN, wait_until};
+use super::{Arrivals, Options, Parked, STREAMS_PER_CONN, wait_until};
 use crate::bench::servers::{cpu_time, rss_kib};
 use crate::proc::banner;
 
@@ -71,22 +71,9 @@ struct PutRequest {
 #[derive(Clone, PartialEq, prost::Message)]
 struct Ignored {}
 
-/// What etcd's watchers cost and how fast the hot write reached them.
-pub(super) struct EtcdMeasured {
-    pub(super) conns: usize,
-    pub(super) rss_base_kib: u64,
-    pub(super) rss_connected_kib: u64,
-    pub(super) rss_parked_kib: u64,
-    pub(super) park_time: Duration,
-    pub(super) idle_cpu: Duration,
-    pub(super) hot_ack: Duration,
-    pub(super) hot: Vec<Duration>,
-    pub(super) stray_wakeups: usize,
-}
-
 /// Creates the watches of `opts` on the etcd at `addr` (process `pid`),
 /// idles, then writes the hot key.
-pub(super) async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<EtcdMeasured> {
+pub(super) async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Result<Parked> {
     let rss = |what: &str| rss_kib(pid).with_context(|| format!("etcd RSS ({what})"));
     let endpoint = Endpoint::from_shared(format!("http://{addr}"))?;
     let control = endpoint.connect().await.context("connecting to etcd")?;
@@ -112,7 +99,7 @@ pub(super) async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Resul
     let started = Instant::now();
     let created = Arc::new(AtomicUsize::new(0));
     let stray = Arc::new(AtomicUsize::new(0));
-    let arrivals = Arc::new(Mutex::new(Vec::with_capacity(opts.hot)));
+    let arrivals = Arrivals::with_capacity(opts.hot);
     let mut streams = JoinSet::new();
     for (conn, chunk) in conns.iter().zip(chunks) {
         let seen = Seen {
@@ -136,14 +123,10 @@ pub(super) async fn measure(addr: SocketAddr, pid: u32, opts: &Options) -> Resul
     let t0 = Instant::now();
     put(&control, HOT, b"v1").await?;
     let hot_ack = t0.elapsed();
-    wait_until(|| arrivals.lock().map(|v| v.len()).unwrap_or(0) >= opts.hot).await?;
-    let mut hot: Vec<Duration> = arrivals
-        .lock()
-        .map(|v| v.iter().map(|at| *at - t0).collect())
-        .unwrap_or_default();
-    hot.sort();
+    arrivals.wait_for(opts.hot).await?;
+    let hot = arrivals.since(t0);
     streams.abort_all();
-    Ok(EtcdMeasured {
+    Ok(Parked {
         conns: conns.len(),
         rss_base_kib,
         rss_connected_kib,
@@ -170,7 +153,7 @@ fn watch_keys(opts: &Options) -> Vec<Vec<u8>> {
 struct Seen {
     created: Arc<AtomicUsize>,
     stray: Arc<AtomicUsize>,
-    hot: Arc<Mutex<Vec<Instant>>>,
+    hot: Arrivals,
 }
 
 /// One Watch stream on `conn` with a watch per key; runs until aborted.
@@ -200,7 +183,7 @@ async fn watch_stream(conn: Channel, keys: Vec<Vec<u8>>, seen: Seen) -> Result<(
         }
         for event in &response.events {
             if event.kv.as_ref().is_some_and(|kv| kv.key == HOT) {
-                seen.hot.lock().map(|mut v| v.push(Instant::now())).ok();
+                seen.hot.record();
             } else {
                 seen.stray.fetch_add(1, Ordering::Relaxed);
             }
