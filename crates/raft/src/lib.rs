@@ -20,11 +20,13 @@
 mod error;
 mod log_store;
 mod network;
+mod runtime;
 mod state_machine;
 mod types;
 
 pub use error::{Error, Result};
 pub use log_store::{LogStore, open_database};
 pub use network::{NetworkFactory, RaftService};
+pub use runtime::{ElectionRng, SkeinRuntime, seed_thread_rng};
 pub use state_machine::{SharedStore, StateMachine};
 pub use types::{NodeId, Raft, TypeConfig, raft_config};

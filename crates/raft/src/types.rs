@@ -16,6 +16,7 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = openraft::BasicNode,
         SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = crate::runtime::SkeinRuntime,
 );
 
 /// The Raft handle.

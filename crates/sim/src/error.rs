@@ -8,25 +8,25 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Violation {
-    /// A leader was elected in a term after a leader with a higher leader
-    /// id of the same term. skein runs openraft in its default mode, where
-    /// the leader id is `(term, node id)`, totally ordered: several leaders
-    /// may be elected in one term, but only in increasing node id order,
-    /// each superseding the last. In standard Raft (`single-term-leader`)
-    /// any second leader in a term would be this violation.
+    /// Leader ids went down along the log: the entry at `later` was written
+    /// by a lower leader id than the entry at `earlier`, so a leader that a
+    /// higher one had superseded got an entry committed. (openraft's default
+    /// mode lets several leaders win one term; only the highest may commit.)
     #[error(
-        "seed {seed}: s{second} was elected leader of term {term} after s{first}, whose leader id is higher\n{}",
+        "seed {seed}: index {later} was committed from {lower} after index {earlier} from {higher}: a superseded leader committed\n{}",
         Reproduce(*.seed)
     )]
-    TwoLeaders {
+    SupersededLeaderCommitted {
         /// The seed.
         seed: u64,
-        /// The term.
-        term: u64,
-        /// The leader with the higher id, seen first.
-        first: u64,
-        /// The leader elected after it.
-        second: u64,
+        /// The lower index.
+        earlier: u64,
+        /// The (higher) leader id of the entry there.
+        higher: String,
+        /// The higher index.
+        later: u64,
+        /// The (lower) leader id of the entry there.
+        lower: String,
     },
     /// A server's vote went back (a granted vote taken back, e.g. after a
     /// restart that lost it).
@@ -151,7 +151,7 @@ impl Violation {
     /// The seed of the failing run.
     pub fn seed(&self) -> u64 {
         match self {
-            Self::TwoLeaders { seed, .. }
+            Self::SupersededLeaderCommitted { seed, .. }
             | Self::LostWrite { seed, .. }
             | Self::VoteWentBack { seed, .. }
             | Self::IndexWentBack { seed, .. }

@@ -33,6 +33,9 @@ struct Run<'a> {
 /// invariants; the error names the first one that broke.
 pub fn run(seed: u64, options: &SimOptions) -> Result<Report> {
     let wall = Instant::now();
+    // Election timeouts follow the seed: turmoil runs every host on this
+    // thread, so the draws happen in the simulation's own order.
+    skein_raft::seed_thread_rng(seed);
     let mut run = Run::new(seed, options)?;
     let mut nemesis = Nemesis::new(seed, options.loss_rate);
     info!(seed, ?options, "simulation starting");
