@@ -13,6 +13,7 @@ use std::sync::Arc;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use tracing::warn;
 
 use crate::{NodeId, TypeConfig};
 
@@ -162,21 +163,59 @@ fn write_entries(db: &Database, entries: &[Entry<TypeConfig>]) -> StorageResult<
     txn.commit().map_err(write_err)
 }
 
+/// Reads the entries of `bounds` in order, stopping at the first gap after
+/// the first entry found. With `from` set, the run must start exactly there,
+/// or nothing is returned.
+fn read_run(
+    db: &Database,
+    bounds: (Bound<u64>, Bound<u64>),
+    from: Option<u64>,
+) -> StorageResult<Vec<Entry<TypeConfig>>> {
+    let txn = db.begin_read().map_err(read_err)?;
+    let table = txn.open_table(LOGS).map_err(read_err)?;
+    let mut next = from;
+    let mut out = Vec::new();
+    for item in table.range::<u64>(bounds).map_err(read_err)? {
+        let (k, v) = item.map_err(read_err)?;
+        let index = k.value();
+        if next.is_some_and(|n| n != index) {
+            warn!(
+                expected = next,
+                found = index,
+                "log read stopped at a missing entry"
+            );
+            break;
+        }
+        next = Some(index.saturating_add(1));
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
+    /// Entries missing at the start of the range are skipped (openraft reads
+    /// from below the first entry after a purge); the run ends at the first
+    /// gap, so a hole is never handed out.
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        let txn = self.db.begin_read().map_err(read_err)?;
-        let table = txn.open_table(LOGS).map_err(read_err)?;
-        let bounds: (Bound<u64>, Bound<u64>) =
-            (range.start_bound().cloned(), range.end_bound().cloned());
-        let mut out = Vec::new();
-        for item in table.range::<u64>(bounds).map_err(read_err)? {
-            let (_, v) = item.map_err(read_err)?;
-            out.push(decode(v.value())?);
-        }
-        Ok(out)
+        let bounds = (range.start_bound().cloned(), range.end_bound().cloned());
+        read_run(&self.db, bounds, None)
+    }
+
+    /// What replication sends after `prev_log_id = start - 1`: the entries
+    /// from `start` on, or none at all if `start` is gone. A replication
+    /// stream that outlived its leadership can ask for entries this server
+    /// has since purged as a follower; sending the entries after the purged
+    /// ones behind that `prev_log_id` would put a hole in the receiver's log.
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        let bounds = (Bound::Included(start), Bound::Excluded(end));
+        read_run(&self.db, bounds, Some(start))
     }
 }
 
@@ -234,5 +273,71 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
         self.put_meta(LAST_PURGED, &log_id, Durability::Immediate)?;
         self.delete_range(..=log_id.index)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+
+    fn entry(index: u64) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn store_with(indexes: impl IntoIterator<Item = u64>) -> LogStore {
+        let store = LogStore::new(open_database(None).expect("db")).expect("store");
+        let entries: Vec<_> = indexes.into_iter().map(entry).collect();
+        write_entries(&store.db, &entries).expect("append");
+        store
+    }
+
+    async fn read(
+        store: &mut LogStore,
+        range: impl RangeBounds<u64> + Clone + Debug + OptionalSend,
+    ) -> Vec<u64> {
+        store
+            .try_get_log_entries(range)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.log_id.index)
+            .collect()
+    }
+
+    async fn replicate(store: &mut LogStore, start: u64, end: u64) -> Vec<u64> {
+        store
+            .limited_get_log_entries(start, end)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.log_id.index)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn replication_gets_nothing_from_a_purged_start() {
+        let mut store = store_with(1..=10);
+        let upto = LogId::new(CommittedLeaderId::new(1, 1), 5);
+        store.purge(upto).await.expect("purge");
+        assert_eq!(replicate(&mut store, 3, 8).await, Vec::<u64>::new());
+        assert_eq!(replicate(&mut store, 6, 8).await, vec![6, 7]);
+        assert_eq!(replicate(&mut store, 8, 20).await, vec![8, 9, 10]);
+        // Other readers may start below the first entry, as openraft does.
+        assert_eq!(read(&mut store, 3..8).await, vec![6, 7]);
+        assert_eq!(read(&mut store, ..).await, vec![6, 7, 8, 9, 10]);
+    }
+
+    #[tokio::test]
+    async fn no_read_hands_out_a_hole() {
+        let mut store = store_with((1..=4).chain(7..=9));
+        assert_eq!(read(&mut store, 2..9).await, vec![2, 3, 4]);
+        assert_eq!(read(&mut store, 5..).await, vec![7, 8, 9]);
+        assert_eq!(replicate(&mut store, 2, 9).await, vec![2, 3, 4]);
+        assert_eq!(replicate(&mut store, 5, 9).await, Vec::<u64>::new());
     }
 }
