@@ -208,13 +208,15 @@ impl Checker {
             _ => None,
         };
         match pair {
-            Some(((earlier, higher), (later, lower))) => Err(Violation::SupersededLeaderCommitted {
-                seed: self.seed,
-                earlier,
-                higher: show(higher),
-                later,
-                lower: show(lower),
-            }),
+            Some(((earlier, higher), (later, lower))) => {
+                Err(Violation::SupersededLeaderCommitted {
+                    seed: self.seed,
+                    earlier,
+                    higher: show(higher),
+                    later,
+                    lower: show(lower),
+                })
+            }
             None => Ok(()),
         }
     }

@@ -49,7 +49,11 @@ fn a_seed_replays_the_same_run() {
     };
     for seed in [2, 341] {
         let first = once(seed);
-        assert_eq!(once(seed), first, "seed {seed} ran differently the second time");
+        assert_eq!(
+            once(seed),
+            first,
+            "seed {seed} ran differently the second time"
+        );
     }
 }
 

@@ -3,8 +3,8 @@
 //! Each system runs alone (one after the other) as a single-node server, or with
 //! `--cluster N` as an N-member cluster, on free local ports. For each client count,
 //! clients PUT 128-byte values to `bench/<client>/<i>` for the phase duration, then GET
-//! keys they wrote; in a cluster client `c` talks to member `c % N`, so followers forward
-//! writes to the leader. skein is driven through Consul's HTTP API (`/v1/kv`, default
+//! keys they wrote; in a cluster client `c` talks to member `(leader + c) % N`, so one
+//! client talks to the leader on both systems and other members forward writes to it. skein is driven through Consul's HTTP API (`/v1/kv`, default
 //! consistency), etcd 3.4 through its JSON gateway (`/v3/kv/put`, `/v3/kv/range`,
 //! linearizable by default).
 
@@ -112,11 +112,14 @@ pub(crate) fn run(opts: &Options) -> Result<()> {
 }
 
 /// For each client count: a PUT phase, then a GET phase over the keys it wrote. Client
-/// `c` talks to member `c % members.len()`.
+/// `c` talks to member `(leader + c) % members.len()`: the one client of a 1-client
+/// phase talks to the leader on both systems, and more clients spread evenly.
 fn measure(members: &[Server], opts: &Options) -> Result<Vec<Row>> {
     let duration = Duration::from_secs(opts.seconds);
     let system = members[0].system;
-    let member = |c: usize| &members[c % members.len()];
+    let leader = leader_index(members)?;
+    println!("{}: member {leader} leads", system.name());
+    let member = |c: usize| &members[(leader + c) % members.len()];
     let mut rows = Vec::new();
     for &clients in &opts.clients {
         let put = load::run(clients, duration, |agent, c, i| {
@@ -133,6 +136,42 @@ fn measure(members: &[Server], opts: &Options) -> Result<Vec<Row>> {
         rows.push(row("get", clients, get)?);
     }
     Ok(rows)
+}
+
+/// Which member leads: skein's `/v1/agent/self` (`Stats.raft.state`), etcd's
+/// `/v3/maintenance/status` (`leader` equal to the member's own id).
+fn leader_index(members: &[Server]) -> Result<usize> {
+    if members.len() == 1 {
+        return Ok(0);
+    }
+    let agent = load::agent();
+    for (i, m) in members.iter().enumerate() {
+        let leads = match m.system {
+            System::Skein => {
+                let body: serde_json::Value = agent
+                    .get(format!("{}/v1/agent/self", m.base))
+                    .call()?
+                    .body_mut()
+                    .read_json()?;
+                body["Stats"]["raft"]["state"] == "Leader"
+            }
+            System::Etcd => {
+                let body: serde_json::Value = agent
+                    .post(format!("{}/v3/maintenance/status", m.base))
+                    .send_json(serde_json::json!({}))?
+                    .body_mut()
+                    .read_json()?;
+                body["leader"].is_string() && body["leader"] == body["header"]["member_id"]
+            }
+        };
+        if leads {
+            return Ok(i);
+        }
+    }
+    bail!(
+        "no member of the {} cluster leads",
+        members[0].system.name()
+    )
 }
 
 fn row(op: &'static str, clients: usize, phase: Phase) -> Result<Row> {

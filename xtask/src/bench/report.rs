@@ -66,8 +66,9 @@ pub(crate) fn markdown(setup: &Setup<'_>, measured: &[Measured]) -> Result<Strin
         "single-node servers".to_owned()
     } else {
         format!(
-            "{}-member clusters on one machine, client `c` talking to member `c % {}` \
-             (followers forward writes to the leader)",
+            "{}-member clusters on one machine, client `c` talking to member \
+             `(leader + c) % {}`, so a single client talks to the leader on both systems \
+             (other members forward writes to the leader)",
             setup.members, setup.members
         )
     };
