@@ -16,6 +16,9 @@ pub enum Error {
     /// A storage operation failed.
     #[error("raft storage: {0}")]
     Storage(#[from] redb::Error),
+    /// The thread that flushes the log could not be started.
+    #[error("starting the raft log flusher: {0}")]
+    Flusher(#[source] std::io::Error),
     /// The Raft configuration was rejected.
     #[error("raft configuration: {0}")]
     Config(String),

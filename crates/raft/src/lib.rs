@@ -18,6 +18,7 @@
 #![allow(clippy::result_large_err)]
 
 mod error;
+mod flusher;
 mod log_store;
 mod network;
 mod runtime;

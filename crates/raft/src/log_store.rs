@@ -1,9 +1,9 @@
 //! The Raft log, vote and committed index in redb.
 //!
-//! One database file per server; each append is one redb write transaction,
-//! committed with `Durability::Immediate` (fsync) before openraft is told the
-//! entries are durable. `-dev` uses redb's in-memory backend: same code, no
-//! disk.
+//! One database file per server. Each append is one redb write transaction,
+//! committed without an fsync so that it is readable at once; the flusher
+//! thread (`flusher.rs`) then makes it durable and only then tells openraft
+//! so. `-dev` uses redb's in-memory backend: same code, no disk.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -15,6 +15,7 @@ use openraft::{Entry, LogId, OptionalSend, RaftLogReader, StorageError, StorageI
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 use tracing::warn;
 
+use crate::flusher::Flusher;
 use crate::{NodeId, TypeConfig};
 
 const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_logs");
@@ -54,6 +55,9 @@ pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Database>,
+    /// Reports appends once durable; `None`: each append fsyncs itself
+    /// before it returns ([`LogStore::flushing_inline`]).
+    flusher: Option<Flusher>,
 }
 
 fn read_err(e: impl Into<redb::Error>) -> StorageError<NodeId> {
@@ -75,13 +79,24 @@ fn encode<T: serde::Serialize>(value: &T) -> StorageResult<Vec<u8>> {
 // === impl LogStore ===
 
 impl LogStore {
-    /// A log store on `db`.
+    /// A log store on `db`, with a flusher thread that makes appends durable
+    /// behind them.
     pub fn new(db: Arc<Database>) -> crate::Result<Self> {
+        let mut store = Self::flushing_inline(db)?;
+        let flusher = Flusher::spawn(store.db.clone()).map_err(crate::Error::Flusher)?;
+        store.flusher = Some(flusher);
+        Ok(store)
+    }
+
+    /// A log store on `db` whose appends fsync before they return, with no
+    /// thread: for a deterministic simulation, where a thread would run
+    /// outside simulated time.
+    pub fn flushing_inline(db: Arc<Database>) -> crate::Result<Self> {
         let txn = db.begin_write().map_err(redb::Error::from)?;
         txn.open_table(LOGS).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { db })
+        Ok(Self { db, flusher: None })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
@@ -148,9 +163,16 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
-/// Appends `entries` in one redb transaction, durable when it returns.
-fn write_entries(db: &Database, entries: &[Entry<TypeConfig>]) -> StorageResult<()> {
-    let txn = db.begin_write().map_err(write_err)?;
+/// Appends `entries` in one redb transaction, readable when it returns and
+/// durable too with `Durability::Immediate`.
+fn write_entries(
+    db: &Database,
+    entries: &[Entry<TypeConfig>],
+    durability: Durability,
+) -> StorageResult<()> {
+    let mut txn = db.begin_write().map_err(write_err)?;
+    txn.set_durability(durability)
+        .map_err(|e| StorageError::from(StorageIOError::<NodeId>::write_logs(&e)))?;
     {
         let mut table = txn.open_table(LOGS).map_err(write_err)?;
         for entry in entries {
@@ -261,8 +283,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        blocking(|| write_entries(&self.db, &entries))?;
-        callback.log_io_completed(Ok(()));
+        match &self.flusher {
+            Some(flusher) => {
+                blocking(|| write_entries(&self.db, &entries, Durability::None))?;
+                flusher.after_flush(callback);
+            }
+            None => {
+                blocking(|| write_entries(&self.db, &entries, Durability::Immediate))?;
+                callback.log_io_completed(Ok(()));
+            }
+        }
         Ok(())
     }
 
@@ -292,7 +322,7 @@ mod tests {
     fn store_with(indexes: impl IntoIterator<Item = u64>) -> LogStore {
         let store = LogStore::new(open_database(None).expect("db")).expect("store");
         let entries: Vec<_> = indexes.into_iter().map(entry).collect();
-        write_entries(&store.db, &entries).expect("append");
+        write_entries(&store.db, &entries, Durability::Immediate).expect("append");
         store
     }
 

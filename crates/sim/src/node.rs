@@ -97,7 +97,7 @@ impl Node {
     /// first start of s1, then answer RPCs until crashed.
     pub(crate) async fn serve(self: Rc<Self>) -> turmoil::Result {
         let db = self.disk()?;
-        let log = LogStore::new(db.clone())?;
+        let log = LogStore::flushing_inline(db.clone())?;
         let store: SharedStore = Arc::new(RwLock::new(Store::new()));
         let sm = StateMachine::new(store.clone(), db)?;
         let raft = Raft::new(self.id, self.config.clone(), SimNetworkFactory, log, sm).await?;
