@@ -64,7 +64,7 @@ fn run(db: &Database, rx: &Receiver<LogFlushed<TypeConfig>>) {
 
 /// An empty transaction committed with `Durability::Immediate`: redb then
 /// fsyncs, and every commit before it is durable.
-fn flush(db: &Database) -> Result<(), redb::Error> {
+pub(crate) fn flush(db: &Database) -> Result<(), redb::Error> {
     let mut txn = db.begin_write()?;
     txn.set_durability(Durability::Immediate)?;
     txn.commit()?;

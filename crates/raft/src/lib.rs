@@ -26,7 +26,7 @@ mod state_machine;
 mod types;
 
 pub use error::{Error, Result};
-pub use log_store::{LogStore, open_database};
+pub use log_store::{DeferredFlush, LogStore, open_database};
 pub use network::{NetworkFactory, RaftService};
 pub use runtime::{ElectionRng, SkeinRuntime, seed_thread_rng};
 pub use state_machine::{SharedStore, StateMachine};

@@ -55,9 +55,36 @@ pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Database>,
-    /// Reports appends once durable; `None`: each append fsyncs itself
-    /// before it returns ([`LogStore::flushing_inline`]).
-    flusher: Option<Flusher>,
+    /// How appends become durable.
+    flush: Flush,
+}
+
+/// How appends become durable.
+#[derive(Debug, Clone)]
+enum Flush {
+    /// Each append fsyncs before it returns.
+    Inline,
+    /// The flusher thread makes appends durable behind them.
+    Thread(Flusher),
+    /// Whoever holds the [`DeferredFlush`] makes them durable.
+    Deferred(Arc<DeferredFlush>),
+}
+
+/// Appends waiting for a flush that the owner runs ([`DeferredFlush::flush_now`]),
+/// for a simulation that flushes on simulated time and can lose what a crash
+/// caught unflushed ([`DeferredFlush::lose_unflushed`]).
+#[derive(Debug)]
+pub struct DeferredFlush {
+    db: Arc<Database>,
+    state: std::sync::Mutex<Deferred>,
+}
+
+#[derive(Default)]
+struct Deferred {
+    waiting: Vec<LogFlushed<TypeConfig>>,
+    /// The last log index and the stored committed id at the last flush.
+    durable_last: Option<u64>,
+    durable_committed: Option<Vec<u8>>,
 }
 
 fn read_err(e: impl Into<redb::Error>) -> StorageError<NodeId> {
@@ -84,8 +111,21 @@ impl LogStore {
     pub fn new(db: Arc<Database>) -> crate::Result<Self> {
         let mut store = Self::flushing_inline(db)?;
         let flusher = Flusher::spawn(store.db.clone()).map_err(crate::Error::Flusher)?;
-        store.flusher = Some(flusher);
+        store.flush = Flush::Thread(flusher);
         Ok(store)
+    }
+
+    /// A log store on `db` whose appends become durable only when the
+    /// returned [`DeferredFlush`] flushes them.
+    pub fn flushing_deferred(db: Arc<Database>) -> crate::Result<(Self, Arc<DeferredFlush>)> {
+        let mut store = Self::flushing_inline(db)?;
+        let deferred = Arc::new(DeferredFlush {
+            db: store.db.clone(),
+            state: std::sync::Mutex::new(Deferred::default()),
+        });
+        deferred.mark_durable()?;
+        store.flush = Flush::Deferred(deferred.clone());
+        Ok((store, deferred))
     }
 
     /// A log store on `db` whose appends fsync before they return, with no
@@ -96,7 +136,10 @@ impl LogStore {
         txn.open_table(LOGS).map_err(redb::Error::from)?;
         txn.open_table(META).map_err(redb::Error::from)?;
         txn.commit().map_err(redb::Error::from)?;
-        Ok(Self { db, flusher: None })
+        Ok(Self {
+            db,
+            flush: Flush::Inline,
+        })
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
@@ -147,6 +190,71 @@ impl LogStore {
             for k in keys {
                 table.remove(k).map_err(write_err)?;
             }
+        }
+        txn.commit().map_err(write_err)
+    }
+}
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deferred")
+            .field("waiting", &self.waiting.len())
+            .field("durable_last", &self.durable_last)
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl DeferredFlush ===
+
+impl DeferredFlush {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Deferred> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records what is durable now: the last log index and the committed id.
+    fn mark_durable(&self) -> Result<(), redb::Error> {
+        let txn = self.db.begin_read()?;
+        let last = txn.open_table(LOGS)?.last()?.map(|(k, _)| k.value());
+        let committed = txn
+            .open_table(META)?
+            .get(COMMITTED)?
+            .map(|v| v.value().to_vec());
+        let mut state = self.lock();
+        state.durable_last = last;
+        state.durable_committed = committed;
+        Ok(())
+    }
+
+    /// Makes every append so far durable and reports them.
+    pub fn flush_now(&self) -> StorageResult<()> {
+        let waiting = std::mem::take(&mut self.lock().waiting);
+        crate::flusher::flush(&self.db).map_err(write_err)?;
+        self.mark_durable().map_err(write_err)?;
+        for callback in waiting {
+            callback.log_io_completed(Ok(()));
+        }
+        Ok(())
+    }
+
+    /// What a crash leaves: the entries appended since the last flush, and
+    /// the committed id stored since, are gone.
+    pub fn lose_unflushed(&self) -> StorageResult<()> {
+        let (last, committed) = {
+            let mut state = self.lock();
+            state.waiting.clear();
+            (state.durable_last, state.durable_committed.clone())
+        };
+        let txn = self.db.begin_write().map_err(write_err)?;
+        {
+            let mut logs = txn.open_table(LOGS).map_err(write_err)?;
+            let from = last.map_or(0, |l| l.saturating_add(1));
+            logs.retain_in(from.., |_, _| false).map_err(write_err)?;
+            let mut meta = txn.open_table(META).map_err(write_err)?;
+            match committed {
+                Some(bytes) => meta.insert(COMMITTED, bytes.as_slice()).map(drop),
+                None => meta.remove(COMMITTED).map(drop),
+            }
+            .map_err(write_err)?;
         }
         txn.commit().map_err(write_err)
     }
@@ -283,12 +391,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        match &self.flusher {
-            Some(flusher) => {
+        match &self.flush {
+            Flush::Thread(flusher) => {
                 blocking(|| write_entries(&self.db, &entries, Durability::None))?;
                 flusher.after_flush(callback);
             }
-            None => {
+            Flush::Deferred(deferred) => {
+                write_entries(&self.db, &entries, Durability::None)?;
+                deferred.lock().waiting.push(callback);
+            }
+            Flush::Inline => {
                 blocking(|| write_entries(&self.db, &entries, Durability::Immediate))?;
                 callback.log_io_completed(Ok(()));
             }
@@ -297,7 +409,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.delete_range(log_id.index..)
+        self.delete_range(log_id.index..)?;
+        if let Flush::Deferred(deferred) = &self.flush {
+            let mut state = deferred.lock();
+            let below = log_id.index.checked_sub(1);
+            state.durable_last = state.durable_last.min(below);
+        }
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {

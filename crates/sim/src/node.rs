@@ -9,14 +9,28 @@ use std::time::Duration;
 
 use openraft::BasicNode;
 use openraft::error::{ClientWriteError, RaftError};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use redb::Database;
-use skein_raft::{LogStore, NodeId, Raft, SharedStore, StateMachine};
+use skein_raft::{DeferredFlush, LogStore, NodeId, Raft, SharedStore, StateMachine};
 use skein_state::{Command, Outcome, Store};
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 use turmoil::net::{TcpListener, TcpStream};
 
 use crate::network::SimNetworkFactory;
 use crate::wire::{self, PORT, Request, WriteReply};
+
+/// How long a flush of the log takes, in simulated time: mostly a few
+/// milliseconds, one in ten a stall of 20-200 ms. Meanwhile a leader has
+/// sent entries it does not hold durably, and a crash loses them.
+fn flush_time(rng: &mut StdRng) -> Duration {
+    let ms = if rng.gen_bool(0.1) {
+        rng.gen_range(20..200)
+    } else {
+        rng.gen_range(1..5)
+    };
+    Duration::from_millis(ms)
+}
 
 /// A simulated server.
 pub(crate) struct Node {
@@ -28,12 +42,16 @@ pub(crate) struct Node {
     /// loses its storage on restart (the broken setup the checker must
     /// catch).
     durable: bool,
+    /// Seeds the flush times of each start.
+    seed: u64,
     disk: RefCell<Arc<Database>>,
     /// Whether this server already formed the cluster (only s1 does, once).
     bootstrapped: Cell<bool>,
     /// Starts so far; a restart lets the applied index go back.
     incarnation: Cell<u64>,
     live: RefCell<Option<Live>>,
+    /// The log's pending flushes; a crash loses what they had not flushed.
+    flush: RefCell<Option<Arc<DeferredFlush>>>,
 }
 
 /// The running software of a server.
@@ -57,6 +75,7 @@ impl Node {
         servers: u64,
         config: Arc<openraft::Config>,
         durable: bool,
+        seed: u64,
     ) -> Result<Self, skein_raft::Error> {
         let members = (1..=servers)
             .map(|m| (m, BasicNode::new(host_name(m))))
@@ -67,10 +86,12 @@ impl Node {
             members,
             config,
             durable,
+            seed,
             disk: RefCell::new(skein_raft::open_database(None)?),
             bootstrapped: Cell::new(false),
             incarnation: Cell::new(0),
             live: RefCell::new(None),
+            flush: RefCell::new(None),
         })
     }
 
@@ -79,9 +100,15 @@ impl Node {
         self.live.borrow().clone()
     }
 
-    /// Forgets the running software: the host was crashed.
+    /// Forgets the running software: the host was crashed, and the log
+    /// entries appended since the last flush are lost with it.
     pub(crate) fn crashed(&self) {
         self.live.borrow_mut().take();
+        if let Some(flush) = self.flush.borrow_mut().take()
+            && let Err(error) = flush.lose_unflushed()
+        {
+            warn!(node = self.id, %error, "dropping the unflushed log");
+        }
     }
 
     /// The disk for a new start: the same one, or a blank one if storage is
@@ -97,7 +124,10 @@ impl Node {
     /// first start of s1, then answer RPCs until crashed.
     pub(crate) async fn serve(self: Rc<Self>) -> turmoil::Result {
         let db = self.disk()?;
-        let log = LogStore::flushing_inline(db.clone())?;
+        let (log, flush) = LogStore::flushing_deferred(db.clone())?;
+        *self.flush.borrow_mut() = Some(flush.clone());
+        let start = self.seed ^ (self.id << 40) ^ (self.incarnation.get() << 20);
+        tokio::task::spawn_local(flush_every(flush, StdRng::seed_from_u64(start)));
         let store: SharedStore = Arc::new(RwLock::new(Store::new()));
         let sm = StateMachine::new(store.clone(), db)?;
         let raft = Raft::new(self.id, self.config.clone(), SimNetworkFactory, log, sm).await?;
@@ -121,6 +151,17 @@ impl Node {
         loop {
             let (stream, _) = listener.accept().await?;
             tokio::task::spawn_local(answer(raft.clone(), stream));
+        }
+    }
+}
+
+/// The disk's flusher: makes the appends durable, one flush after another,
+/// each taking [`flush_time`].
+async fn flush_every(flush: Arc<DeferredFlush>, mut rng: StdRng) {
+    loop {
+        tokio::time::sleep(flush_time(&mut rng)).await;
+        if let Err(error) = flush.flush_now() {
+            warn!(%error, "flushing the log");
         }
     }
 }

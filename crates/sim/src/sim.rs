@@ -76,8 +76,14 @@ impl Run<'_> {
             .build();
         let mut nodes = Vec::new();
         for id in 1..=options.servers.max(1) {
-            let node = Node::new(id, options.servers, config.clone(), options.durable_storage)
-                .map_err(|e| sim_err(e.to_string()))?;
+            let node = Node::new(
+                id,
+                options.servers,
+                config.clone(),
+                options.durable_storage,
+                seed,
+            )
+            .map_err(|e| sim_err(e.to_string()))?;
             let node = Rc::new(node);
             let software = node.clone();
             sim.host(node.host.as_str(), move || software.clone().serve());

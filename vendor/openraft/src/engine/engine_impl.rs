@@ -15,7 +15,6 @@ use crate::engine::handler::following_handler::FollowingHandler;
 use crate::engine::handler::leader_handler::LeaderHandler;
 use crate::engine::handler::log_handler::LogHandler;
 use crate::engine::handler::replication_handler::ReplicationHandler;
-use crate::engine::handler::replication_handler::SendNone;
 use crate::engine::handler::server_state_handler::ServerStateHandler;
 use crate::engine::handler::snapshot_handler::SnapshotHandler;
 use crate::engine::handler::vote_handler::VoteHandler;
@@ -154,17 +153,17 @@ where C: RaftTypeConfig
             self.state.membership_state.effective().is_voter(&self.config.id)
         );
 
-        // Previously it is a leader. restore it as leader at once
-        if self.state.is_leader(&self.config.id) {
-            self.vote_handler().update_internal_server_state();
-
-            let mut rh = self.replication_handler();
-
-            // Restore the progress about the local log
-            rh.update_local_progress(rh.state.last_log_id().cloned());
-
-            rh.initiate_replication(SendNone::False);
-
+        // skein: a server that led before it stopped does not resume that
+        // leadership; it campaigns in a new term. A leader replicates entries
+        // before its own flush of them completes, so a crash may have lost
+        // entries that followers already hold: resuming the same leader id
+        // would assign their log ids again to different entries.
+        if self.state.is_leader(&self.config.id)
+            && self.state.membership_state.effective().is_voter(&self.config.id)
+        {
+            self.state.server_state = ServerState::Follower;
+            tracing::info!("startup: led before stopping; campaigning in a new term");
+            self.elect();
             return;
         }
 
