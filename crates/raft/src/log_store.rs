@@ -62,8 +62,6 @@ pub struct LogStore {
 /// How appends become durable.
 #[derive(Debug, Clone)]
 enum Flush {
-    /// Each append fsyncs before it returns.
-    Inline,
     /// The flusher thread makes appends durable behind them.
     Thread(Flusher),
     /// Whoever holds the [`DeferredFlush`] makes them durable.
@@ -85,6 +83,20 @@ struct Deferred {
     /// The last log index and the stored committed id at the last flush.
     durable_last: Option<u64>,
     durable_committed: Option<Vec<u8>>,
+}
+
+/// Creates the log's tables if the database lacks them.
+fn create_tables(db: &Database) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    txn.open_table(LOGS)?;
+    txn.open_table(META)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn set_durability(txn: &mut redb::WriteTransaction, durability: Durability) -> StorageResult<()> {
+    txn.set_durability(durability)
+        .map_err(|e| StorageIOError::<NodeId>::write_logs(&e).into())
 }
 
 fn read_err(e: impl Into<redb::Error>) -> StorageError<NodeId> {
@@ -109,37 +121,29 @@ impl LogStore {
     /// A log store on `db`, with a flusher thread that makes appends durable
     /// behind them.
     pub fn new(db: Arc<Database>) -> crate::Result<Self> {
-        let mut store = Self::flushing_inline(db)?;
-        let flusher = Flusher::spawn(store.db.clone()).map_err(crate::Error::Flusher)?;
-        store.flush = Flush::Thread(flusher);
-        Ok(store)
+        create_tables(&db)?;
+        let flusher = Flusher::spawn(db.clone()).map_err(crate::Error::Flusher)?;
+        Ok(Self {
+            db,
+            flush: Flush::Thread(flusher),
+        })
     }
 
     /// A log store on `db` whose appends become durable only when the
-    /// returned [`DeferredFlush`] flushes them.
+    /// returned [`DeferredFlush`] flushes them: for a deterministic
+    /// simulation, where a thread would run outside simulated time.
     pub fn flushing_deferred(db: Arc<Database>) -> crate::Result<(Self, Arc<DeferredFlush>)> {
-        let mut store = Self::flushing_inline(db)?;
+        create_tables(&db)?;
         let deferred = Arc::new(DeferredFlush {
-            db: store.db.clone(),
+            db: db.clone(),
             state: std::sync::Mutex::new(Deferred::default()),
         });
         deferred.mark_durable()?;
-        store.flush = Flush::Deferred(deferred.clone());
-        Ok((store, deferred))
-    }
-
-    /// A log store on `db` whose appends fsync before they return, with no
-    /// thread: for a deterministic simulation, where a thread would run
-    /// outside simulated time.
-    pub fn flushing_inline(db: Arc<Database>) -> crate::Result<Self> {
-        let txn = db.begin_write().map_err(redb::Error::from)?;
-        txn.open_table(LOGS).map_err(redb::Error::from)?;
-        txn.open_table(META).map_err(redb::Error::from)?;
-        txn.commit().map_err(redb::Error::from)?;
-        Ok(Self {
+        let store = Self {
             db,
-            flush: Flush::Inline,
-        })
+            flush: Flush::Deferred(deferred.clone()),
+        };
+        Ok((store, deferred))
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> StorageResult<Option<T>> {
@@ -159,8 +163,7 @@ impl LogStore {
     ) -> StorageResult<()> {
         let bytes = encode(value)?;
         let mut txn = self.db.begin_write().map_err(write_err)?;
-        txn.set_durability(durability)
-            .map_err(|e| StorageError::from(StorageIOError::<NodeId>::write_logs(&e)))?;
+        set_durability(&mut txn, durability)?;
         {
             let mut table = txn.open_table(META).map_err(write_err)?;
             table.insert(key, bytes.as_slice()).map_err(write_err)?;
@@ -279,8 +282,7 @@ fn write_entries(
     durability: Durability,
 ) -> StorageResult<()> {
     let mut txn = db.begin_write().map_err(write_err)?;
-    txn.set_durability(durability)
-        .map_err(|e| StorageError::from(StorageIOError::<NodeId>::write_logs(&e)))?;
+    set_durability(&mut txn, durability)?;
     {
         let mut table = txn.open_table(LOGS).map_err(write_err)?;
         for entry in entries {
@@ -399,10 +401,6 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Flush::Deferred(deferred) => {
                 write_entries(&self.db, &entries, Durability::None)?;
                 deferred.lock().waiting.push(callback);
-            }
-            Flush::Inline => {
-                blocking(|| write_entries(&self.db, &entries, Durability::Immediate))?;
-                callback.log_io_completed(Ok(()));
             }
         }
         Ok(())

@@ -4,9 +4,9 @@
 //! `--cluster N` as an N-member cluster, on free local ports. For each client count,
 //! clients PUT 128-byte values to `bench/<client>/<i>` for the phase duration, then GET
 //! keys they wrote; in a cluster client `c` talks to member `(leader + c) % N`, so one
-//! client talks to the leader on both systems and other members forward writes to it. skein is driven through Consul's HTTP API (`/v1/kv`, default
-//! consistency), etcd 3.4 through its JSON gateway (`/v3/kv/put`, `/v3/kv/range`,
-//! linearizable by default).
+//! client talks to the leader on both systems and other members forward writes to it.
+//! skein is driven through Consul's HTTP API (`/v1/kv`, default consistency), etcd 3.4
+//! through its JSON gateway (`/v3/kv/put`, `/v3/kv/range`, linearizable by default).
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -1696,13 +1696,8 @@ where
                     // quorum only once `LocalLogFlushed` reports them durable.
                     self.append_to_log_unflushed(entries, vote, last_log_id).await?;
                 } else {
-                    self.append_to_log(entries, vote, last_log_id.clone()).await?;
-
-                    // The leader may have changed.
-                    // But reporting to a different leader is not a problem.
-                    if let Ok(mut lh) = self.engine.leader_handler() {
-                        lh.replication_handler().update_local_progress(Some(last_log_id));
-                    }
+                    // A follower (or learner) answers only once its entries are durable.
+                    self.append_to_log(entries, vote, last_log_id).await?;
                 }
             }
             Command::SaveVote { vote } => {
