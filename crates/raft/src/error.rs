@@ -16,6 +16,17 @@ pub enum Error {
     /// A storage operation failed.
     #[error("raft storage: {0}")]
     Storage(#[from] redb::Error),
+    /// A log entry or the committed id could not be encoded.
+    #[error("encoding for the raft log: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// An append did not follow the log's last entry.
+    #[error("append at index {got} does not follow the log's last entry {last}")]
+    NotConsecutive {
+        /// The first index appended.
+        got: u64,
+        /// The log's last index.
+        last: u64,
+    },
     /// The thread that flushes the log could not be started.
     #[error("starting the raft log flusher: {0}")]
     Flusher(#[source] std::io::Error),

@@ -23,6 +23,7 @@ mod log_store;
 mod network;
 mod runtime;
 mod state_machine;
+mod tail;
 mod types;
 
 pub use error::{Error, Result};

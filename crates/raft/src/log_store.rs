@@ -1,9 +1,10 @@
 //! The Raft log, vote and committed index in redb.
 //!
-//! One database file per server. Each append is one redb write transaction,
-//! committed without an fsync so that it is readable at once; the flusher
-//! thread (`flusher.rs`) then makes it durable and only then tells openraft
-//! so. `-dev` uses redb's in-memory backend: same code, no disk.
+//! One database file per server. An append adds its entries to the log's
+//! tail in memory (`tail.rs`), readable at once; the flusher thread
+//! (`flusher.rs`) writes them to the database with an fsync and only then
+//! tells openraft so. `-dev` uses redb's in-memory backend: same code, no
+//! disk.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -16,12 +17,13 @@ use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinitio
 use tracing::warn;
 
 use crate::flusher::Flusher;
+use crate::tail::Tail;
 use crate::{NodeId, TypeConfig};
 
-const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_logs");
+pub(crate) const LOGS: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_logs");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const VOTE: &str = "vote";
-const COMMITTED: &str = "committed";
+pub(crate) const COMMITTED: &str = "committed";
 const LAST_PURGED: &str = "last_purged";
 
 type StorageResult<T> = Result<T, StorageError<NodeId>>;
@@ -51,38 +53,32 @@ pub fn open_database(path: Option<&Path>) -> crate::Result<Arc<Database>> {
     Ok(Arc::new(db))
 }
 
-/// The Raft log storage. Cheap to clone: clones share the database.
+/// The Raft log storage. Cheap to clone: clones share the database and the
+/// tail.
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<Database>,
-    /// How appends become durable.
+    tail: Arc<Tail>,
+    /// Who flushes the tail.
     flush: Flush,
 }
 
-/// How appends become durable.
+/// Who flushes the tail.
 #[derive(Debug, Clone)]
 enum Flush {
-    /// The flusher thread makes appends durable behind them.
+    /// The flusher thread, nudged by each append.
     Thread(Flusher),
-    /// Whoever holds the [`DeferredFlush`] makes them durable.
-    Deferred(Arc<DeferredFlush>),
+    /// Whoever holds the [`DeferredFlush`].
+    Deferred,
 }
 
-/// Appends waiting for a flush that the owner runs ([`DeferredFlush::flush_now`]),
+/// Flushes a log store's tail when its owner says so ([`DeferredFlush::flush_now`]),
 /// for a simulation that flushes on simulated time and can lose what a crash
 /// caught unflushed ([`DeferredFlush::lose_unflushed`]).
 #[derive(Debug)]
 pub struct DeferredFlush {
     db: Arc<Database>,
-    state: std::sync::Mutex<Deferred>,
-}
-
-#[derive(Default)]
-struct Deferred {
-    waiting: Vec<LogFlushed<TypeConfig>>,
-    /// The last log index and the stored committed id at the last flush.
-    durable_last: Option<u64>,
-    durable_committed: Option<Vec<u8>>,
+    tail: Arc<Tail>,
 }
 
 /// Creates the log's tables if the database lacks them.
@@ -122,9 +118,11 @@ impl LogStore {
     /// behind them.
     pub fn new(db: Arc<Database>) -> crate::Result<Self> {
         create_tables(&db)?;
-        let flusher = Flusher::spawn(db.clone()).map_err(crate::Error::Flusher)?;
+        let tail = Arc::new(Tail::default());
+        let flusher = Flusher::spawn(db.clone(), tail.clone()).map_err(crate::Error::Flusher)?;
         Ok(Self {
             db,
+            tail,
             flush: Flush::Thread(flusher),
         })
     }
@@ -134,14 +132,15 @@ impl LogStore {
     /// simulation, where a thread would run outside simulated time.
     pub fn flushing_deferred(db: Arc<Database>) -> crate::Result<(Self, Arc<DeferredFlush>)> {
         create_tables(&db)?;
+        let tail = Arc::new(Tail::default());
         let deferred = Arc::new(DeferredFlush {
             db: db.clone(),
-            state: std::sync::Mutex::new(Deferred::default()),
+            tail: tail.clone(),
         });
-        deferred.mark_durable()?;
         let store = Self {
             db,
-            flush: Flush::Deferred(deferred.clone()),
+            tail,
+            flush: Flush::Deferred,
         };
         Ok((store, deferred))
     }
@@ -155,15 +154,12 @@ impl LogStore {
         }
     }
 
-    fn put_meta<T: serde::Serialize>(
-        &self,
-        key: &str,
-        value: &T,
-        durability: Durability,
-    ) -> StorageResult<()> {
+    /// Stores a meta value durably, after everything appended before it.
+    fn put_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
+        self.settle();
         let bytes = encode(value)?;
         let mut txn = self.db.begin_write().map_err(write_err)?;
-        set_durability(&mut txn, durability)?;
+        set_durability(&mut txn, Durability::Immediate)?;
         {
             let mut table = txn.open_table(META).map_err(write_err)?;
             table.insert(key, bytes.as_slice()).map_err(write_err)?;
@@ -171,7 +167,21 @@ impl LogStore {
         txn.commit().map_err(write_err)
     }
 
-    fn last_log_id(&self) -> StorageResult<Option<LogId<NodeId>>> {
+    /// Waits until the tail has nothing unwritten and no flush under way
+    /// (flushing it here in the simulation), so that a truncation, purge or
+    /// vote follows every append before it.
+    fn settle(&self) {
+        match &self.flush {
+            Flush::Thread(flusher) => {
+                flusher.nudge();
+                blocking(|| self.tail.settle(&self.db, false));
+            }
+            Flush::Deferred => self.tail.settle(&self.db, true),
+        }
+    }
+
+    /// The last entry in the database.
+    fn last_written_log_id(&self) -> StorageResult<Option<LogId<NodeId>>> {
         let txn = self.db.begin_read().map_err(read_err)?;
         let table = txn.open_table(LOGS).map_err(read_err)?;
         match table.last().map_err(read_err)? {
@@ -196,103 +206,72 @@ impl LogStore {
         }
         txn.commit().map_err(write_err)
     }
-}
 
-impl std::fmt::Debug for Deferred {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deferred")
-            .field("waiting", &self.waiting.len())
-            .field("durable_last", &self.durable_last)
-            .finish_non_exhaustive()
+    /// The entries of `[start, end)` in order: from the database below the
+    /// tail's first entry, then from the tail. Entries missing at the start
+    /// are skipped unless `exact`; the run ends at the first gap.
+    fn read_entries(
+        &self,
+        start: u64,
+        end: u64,
+        exact: bool,
+    ) -> StorageResult<Vec<Entry<TypeConfig>>> {
+        // Read the tail first: what it drops meanwhile is written, and so in
+        // the database read after.
+        let tail = self.tail.read(start, end);
+        let db_end = tail.first.map_or(end, |first| first.min(end));
+        let mut out = if start < db_end {
+            let bounds = (Bound::Included(start), Bound::Excluded(db_end));
+            read_run(&self.db, bounds, exact.then_some(start))?
+        } else {
+            Vec::new()
+        };
+        let mut next = match out.last() {
+            Some(e) => Some(e.log_id.index + 1),
+            None => exact.then_some(start),
+        };
+        for entry in tail.entries {
+            if next.is_some_and(|n| n != entry.log_id.index) {
+                warn!(
+                    expected = next,
+                    found = entry.log_id.index,
+                    "log read stopped at a missing entry"
+                );
+                break;
+            }
+            next = Some(entry.log_id.index + 1);
+            out.push(entry);
+        }
+        Ok(out)
     }
 }
 
 // === impl DeferredFlush ===
 
 impl DeferredFlush {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Deferred> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Records what is durable now: the last log index and the committed id.
-    fn mark_durable(&self) -> Result<(), redb::Error> {
-        let txn = self.db.begin_read()?;
-        let last = txn.open_table(LOGS)?.last()?.map(|(k, _)| k.value());
-        let committed = txn
-            .open_table(META)?
-            .get(COMMITTED)?
-            .map(|v| v.value().to_vec());
-        let mut state = self.lock();
-        state.durable_last = last;
-        state.durable_committed = committed;
-        Ok(())
-    }
-
     /// Makes every append so far durable and reports them.
     pub fn flush_now(&self) -> StorageResult<()> {
-        let waiting = std::mem::take(&mut self.lock().waiting);
-        crate::flusher::flush(&self.db).map_err(write_err)?;
-        self.mark_durable().map_err(write_err)?;
-        for callback in waiting {
-            callback.log_io_completed(Ok(()));
-        }
+        self.tail.flush_once(&self.db);
         Ok(())
     }
 
     /// What a crash leaves: the entries appended since the last flush, and
-    /// the committed id stored since, are gone.
+    /// the committed id saved since, are gone.
     pub fn lose_unflushed(&self) -> StorageResult<()> {
-        let (last, committed) = {
-            let mut state = self.lock();
-            state.waiting.clear();
-            (state.durable_last, state.durable_committed.clone())
-        };
-        let txn = self.db.begin_write().map_err(write_err)?;
-        {
-            let mut logs = txn.open_table(LOGS).map_err(write_err)?;
-            let from = last.map_or(0, |l| l.saturating_add(1));
-            logs.retain_in(from.., |_, _| false).map_err(write_err)?;
-            let mut meta = txn.open_table(META).map_err(write_err)?;
-            match committed {
-                Some(bytes) => meta.insert(COMMITTED, bytes.as_slice()).map(drop),
-                None => meta.remove(COMMITTED).map(drop),
-            }
-            .map_err(write_err)?;
-        }
-        txn.commit().map_err(write_err)
+        self.tail.lose_unwritten();
+        Ok(())
     }
 }
 
-/// Runs a blocking storage call (a commit fsyncs) without stalling the
-/// other tasks of a multi-threaded runtime: the worker hands its queue off
-/// for the duration.
+/// Runs a blocking call (waiting for an fsync) without stalling the other
+/// tasks of a multi-threaded runtime: the worker hands its queue off for
+/// the duration.
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     match Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
         _ => f(),
     }
-}
-
-/// Appends `entries` in one redb transaction, readable when it returns and
-/// durable too with `Durability::Immediate`.
-fn write_entries(
-    db: &Database,
-    entries: &[Entry<TypeConfig>],
-    durability: Durability,
-) -> StorageResult<()> {
-    let mut txn = db.begin_write().map_err(write_err)?;
-    set_durability(&mut txn, durability)?;
-    {
-        let mut table = txn.open_table(LOGS).map_err(write_err)?;
-        for entry in entries {
-            let bytes = encode(entry)?;
-            table
-                .insert(entry.log_id.index, bytes.as_slice())
-                .map_err(write_err)?;
-        }
-    }
-    txn.commit().map_err(write_err)
 }
 
 /// Reads the entries of `bounds` in order, stopping at the first gap after
@@ -324,6 +303,21 @@ fn read_run(
     Ok(out)
 }
 
+/// `range` as `[start, end)`.
+fn half_open(range: &impl RangeBounds<u64>) -> (u64, u64) {
+    let start = match range.start_bound() {
+        Bound::Included(&s) => s,
+        Bound::Excluded(&s) => s.saturating_add(1),
+        Bound::Unbounded => 0,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&e) => e.saturating_add(1),
+        Bound::Excluded(&e) => e,
+        Bound::Unbounded => u64::MAX,
+    };
+    (start, end)
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
     /// Entries missing at the start of the range are skipped (openraft reads
     /// from below the first entry after a purge); the run ends at the first
@@ -332,8 +326,8 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        let bounds = (range.start_bound().cloned(), range.end_bound().cloned());
-        read_run(&self.db, bounds, None)
+        let (start, end) = half_open(&range);
+        self.read_entries(start, end, false)
     }
 
     /// What replication sends after `prev_log_id = start - 1`: the entries
@@ -346,8 +340,7 @@ impl RaftLogReader<TypeConfig> for LogStore {
         start: u64,
         end: u64,
     ) -> StorageResult<Vec<Entry<TypeConfig>>> {
-        let bounds = (Bound::Included(start), Bound::Excluded(end));
-        read_run(&self.db, bounds, Some(start))
+        self.read_entries(start, end, true)
     }
 }
 
@@ -356,10 +349,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> StorageResult<LogState<TypeConfig>> {
         let last_purged: Option<LogId<NodeId>> = self.get_meta(LAST_PURGED)?;
-        let last = self.last_log_id()?.or(last_purged);
+        let last = match self.tail.last_log_id() {
+            Some(last) => Some(last),
+            None => self.last_written_log_id()?,
+        };
         Ok(LogState {
             last_purged_log_id: last_purged,
-            last_log_id: last,
+            last_log_id: last.or(last_purged),
         })
     }
 
@@ -368,7 +364,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> StorageResult<()> {
-        self.put_meta(VOTE, vote, Durability::Immediate)
+        self.put_meta(VOTE, vote)
             .map_err(|_| StorageIOError::write_vote(&std::io::Error::other("save vote")).into())
     }
 
@@ -377,13 +373,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     /// The committed index is a hint for replay after restart (openraft
-    /// recomputes it otherwise), so it rides along with the next fsync
-    /// instead of costing one of its own.
+    /// recomputes it otherwise), so it rides along with the next flush
+    /// instead of costing a write of its own.
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> StorageResult<()> {
-        self.put_meta(COMMITTED, &committed, Durability::None)
+        self.tail.save_committed(committed);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> StorageResult<Option<LogId<NodeId>>> {
+        if let Some(committed) = self.tail.unwritten_committed() {
+            return Ok(committed);
+        }
         Ok(self.get_meta::<Option<LogId<NodeId>>>(COMMITTED)?.flatten())
     }
 
@@ -392,32 +392,24 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
-        match &self.flush {
-            Flush::Thread(flusher) => {
-                blocking(|| write_entries(&self.db, &entries, Durability::None))?;
-                flusher.after_flush(callback);
-            }
-            Flush::Deferred(deferred) => {
-                write_entries(&self.db, &entries, Durability::None)?;
-                deferred.lock().waiting.push(callback);
-            }
+        self.tail
+            .append(entries.into_iter().collect(), callback)
+            .map_err(|e| StorageError::from(StorageIOError::write_logs(&e)))?;
+        if let Flush::Thread(flusher) = &self.flush {
+            flusher.nudge();
         }
         Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.delete_range(log_id.index..)?;
-        if let Flush::Deferred(deferred) = &self.flush {
-            let mut state = deferred.lock();
-            let below = log_id.index.checked_sub(1);
-            state.durable_last = state.durable_last.min(below);
-        }
-        Ok(())
+        self.settle();
+        self.tail.truncate(log_id.index);
+        self.delete_range(log_id.index..)
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.put_meta(LAST_PURGED, &log_id, Durability::Immediate)?;
+        self.put_meta(LAST_PURGED, &log_id)?;
+        self.tail.purge(log_id.index);
         self.delete_range(..=log_id.index)
     }
 }
@@ -435,10 +427,18 @@ mod tests {
         }
     }
 
+    /// A store whose database holds `indexes`.
     fn store_with(indexes: impl IntoIterator<Item = u64>) -> LogStore {
         let store = LogStore::new(open_database(None).expect("db")).expect("store");
-        let entries: Vec<_> = indexes.into_iter().map(entry).collect();
-        write_entries(&store.db, &entries, Durability::Immediate).expect("append");
+        let txn = store.db.begin_write().expect("begin");
+        {
+            let mut logs = txn.open_table(LOGS).expect("table");
+            for index in indexes {
+                let bytes = serde_json::to_vec(&entry(index)).expect("encode");
+                logs.insert(index, bytes.as_slice()).expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
         store
     }
 
@@ -485,5 +485,73 @@ mod tests {
         assert_eq!(read(&mut store, 5..).await, vec![7, 8, 9]);
         assert_eq!(replicate(&mut store, 2, 9).await, vec![2, 3, 4]);
         assert_eq!(replicate(&mut store, 5, 9).await, Vec::<u64>::new());
+    }
+
+    #[tokio::test]
+    async fn reads_join_the_database_and_the_unwritten_tail() {
+        let mut store = store_with(1..=5);
+        store.tail.push((6..=8).map(entry).collect());
+        assert_eq!(read(&mut store, ..).await, vec![1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(read(&mut store, 4..7).await, vec![4, 5, 6]);
+        assert_eq!(replicate(&mut store, 5, 20).await, vec![5, 6, 7, 8]);
+        assert_eq!(replicate(&mut store, 7, 8).await, vec![7]);
+        let state = store.get_log_state().await.expect("state");
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(8));
+    }
+
+    #[tokio::test]
+    async fn a_tail_that_does_not_follow_the_database_is_not_bridged() {
+        let mut store = store_with(1..=3);
+        store.tail.push((6..=7).map(entry).collect());
+        assert_eq!(read(&mut store, ..).await, vec![1, 2, 3]);
+        assert_eq!(replicate(&mut store, 2, 9).await, vec![2, 3]);
+        assert_eq!(replicate(&mut store, 6, 9).await, vec![6, 7]);
+        assert_eq!(replicate(&mut store, 4, 9).await, Vec::<u64>::new());
+    }
+
+    #[tokio::test]
+    async fn truncation_and_purge_reach_the_tail_once_it_is_written() {
+        let (mut store, flush) =
+            LogStore::flushing_deferred(open_database(None).expect("db")).expect("store");
+        store.tail.push((1..=6).map(entry).collect());
+        store.truncate(entry(5).log_id).await.expect("truncate");
+        assert_eq!(read(&mut store, ..).await, vec![1, 2, 3, 4]);
+        assert_eq!(
+            read_run(&store.db, (Bound::Unbounded, Bound::Unbounded), None)
+                .expect("db")
+                .len(),
+            4,
+            "the truncation flushed what came before it"
+        );
+        store.purge(entry(2).log_id).await.expect("purge");
+        assert_eq!(read(&mut store, ..).await, vec![3, 4]);
+        store.tail.push((5..=5).map(entry).collect());
+        flush.lose_unflushed().expect("crash");
+        assert_eq!(read(&mut store, ..).await, vec![3, 4]);
+        let state = store.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(2));
+        assert_eq!(state.last_log_id.map(|l| l.index), Some(4));
+    }
+
+    #[tokio::test]
+    async fn the_committed_id_is_written_with_the_next_flush() {
+        let (mut store, flush) =
+            LogStore::flushing_deferred(open_database(None).expect("db")).expect("store");
+        let committed = Some(entry(3).log_id);
+        store.save_committed(committed).await.expect("save");
+        assert_eq!(store.read_committed().await.expect("read"), committed);
+        assert_eq!(
+            store
+                .get_meta::<Option<LogId<NodeId>>>(COMMITTED)
+                .expect("meta"),
+            None
+        );
+        flush.flush_now().expect("flush");
+        assert_eq!(
+            store
+                .get_meta::<Option<LogId<NodeId>>>(COMMITTED)
+                .expect("meta"),
+            Some(committed)
+        );
     }
 }
