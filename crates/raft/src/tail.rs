@@ -22,9 +22,9 @@ use redb::{Database, Durability};
 use crate::{NodeId, TypeConfig};
 
 /// Written entries kept beyond the unwritten ones: at most this many...
-const KEEP_WRITTEN: usize = 1024;
+const KEEP_WRITTEN: usize = 256;
 /// ...and about this many bytes of them (their encoded size).
-const KEEP_WRITTEN_BYTES: usize = 8 << 20;
+const KEEP_WRITTEN_BYTES: usize = 2 << 20;
 
 /// The shared tail of one log store.
 #[derive(Debug, Default)]
@@ -162,7 +162,8 @@ impl Tail {
         let entries = match first {
             Some(first) if start < end => {
                 let skip = usize::try_from(start.saturating_sub(first)).unwrap_or(usize::MAX);
-                let take = usize::try_from(end.saturating_sub(start.max(first))).unwrap_or(usize::MAX);
+                let take =
+                    usize::try_from(end.saturating_sub(start.max(first))).unwrap_or(usize::MAX);
                 state
                     .entries
                     .iter()
