@@ -156,7 +156,7 @@ impl LogStore {
 
     /// Stores a meta value durably, after everything appended before it.
     fn put_meta<T: serde::Serialize>(&self, key: &str, value: &T) -> StorageResult<()> {
-        self.settle();
+        self.settle()?;
         let bytes = encode(value)?;
         let mut txn = self.db.begin_write().map_err(write_err)?;
         set_durability(&mut txn, Durability::Immediate)?;
@@ -170,14 +170,15 @@ impl LogStore {
     /// Waits until the tail has nothing unwritten and no flush under way
     /// (flushing it here in the simulation), so that a truncation, purge or
     /// vote follows every append before it.
-    fn settle(&self) {
-        match &self.flush {
+    fn settle(&self) -> StorageResult<()> {
+        let settled = match &self.flush {
             Flush::Thread(flusher) => {
                 flusher.nudge();
-                blocking(|| self.tail.settle(&self.db, false));
+                blocking(|| self.tail.settle(&self.db, false))
             }
             Flush::Deferred => self.tail.settle(&self.db, true),
-        }
+        };
+        settled.map_err(|e| StorageIOError::write_logs(&std::io::Error::other(e)).into())
     }
 
     /// The last entry in the database.
@@ -402,7 +403,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> StorageResult<()> {
-        self.settle();
+        self.settle()?;
         self.tail.truncate(log_id.index);
         self.delete_range(log_id.index..)
     }

@@ -47,6 +47,9 @@ struct State {
     committed: Option<Option<LogId<NodeId>>>,
     /// A flush is writing.
     flushing: bool,
+    /// Flushes finished so far, and the error of the last one if it failed.
+    flushes: u64,
+    failed: Option<String>,
 }
 
 /// What one flush writes.
@@ -199,6 +202,8 @@ impl Tail {
         {
             let mut state = self.lock();
             state.flushing = false;
+            state.flushes += 1;
+            state.failed = outcome.as_ref().err().map(ToString::to_string);
             if let Ok(sizes) = &outcome {
                 state.written_bytes += sizes.iter().sum::<usize>();
                 state.written_sizes.extend(sizes.iter().copied());
@@ -230,17 +235,27 @@ impl Tail {
     }
 
     /// Waits until no flush is under way and nothing is unwritten, running
-    /// the flushes itself with `flush_here` (the simulation), or waiting for
-    /// the flusher thread's.
-    pub(crate) fn settle(&self, db: &Database, flush_here: bool) {
+    /// the flush itself with `flush_here` (the simulation), or waiting for
+    /// the flusher thread's. Fails if a flush fails meanwhile.
+    pub(crate) fn settle(&self, db: &Database, flush_here: bool) -> Result<(), String> {
         if flush_here {
             self.flush_once(db);
-            return;
         }
         let mut state = self.lock();
+        let before = state.flushes;
         while state.flushing || state.unwritten() > 0 || !state.waiting.is_empty() {
+            if state.flushes > before
+                && let Some(error) = &state.failed
+            {
+                return Err(error.clone());
+            }
+            if flush_here {
+                // Only a failed flush leaves anything unwritten here.
+                return Err(state.failed.clone().unwrap_or_default());
+            }
             state = self.flushed.wait(state).unwrap_or_else(|p| p.into_inner());
         }
+        Ok(())
     }
 
     /// After a settle: drops the entries from `index` on.
