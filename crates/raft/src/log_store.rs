@@ -250,17 +250,16 @@ impl LogStore {
 // === impl DeferredFlush ===
 
 impl DeferredFlush {
-    /// Makes every append so far durable and reports them.
-    pub fn flush_now(&self) -> StorageResult<()> {
+    /// Makes every append so far durable and reports them (a failed flush
+    /// reports its error to the appends it covered).
+    pub fn flush_now(&self) {
         self.tail.flush_once(&self.db);
-        Ok(())
     }
 
     /// What a crash leaves: the entries appended since the last flush, and
     /// the committed id saved since, are gone.
-    pub fn lose_unflushed(&self) -> StorageResult<()> {
+    pub fn lose_unflushed(&self) {
         self.tail.lose_unwritten();
-        Ok(())
     }
 }
 
@@ -417,16 +416,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
-    use openraft::{CommittedLeaderId, EntryPayload};
-
     use super::*;
-
-    fn entry(index: u64) -> Entry<TypeConfig> {
-        Entry {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Blank,
-        }
-    }
+    use crate::tail::tests::entry;
 
     /// A store whose database holds `indexes`.
     fn store_with(indexes: impl IntoIterator<Item = u64>) -> LogStore {
@@ -469,7 +460,7 @@ mod tests {
     #[tokio::test]
     async fn replication_gets_nothing_from_a_purged_start() {
         let mut store = store_with(1..=10);
-        let upto = LogId::new(CommittedLeaderId::new(1, 1), 5);
+        let upto = entry(5).log_id;
         store.purge(upto).await.expect("purge");
         assert_eq!(replicate(&mut store, 3, 8).await, Vec::<u64>::new());
         assert_eq!(replicate(&mut store, 6, 8).await, vec![6, 7]);
@@ -527,7 +518,7 @@ mod tests {
         store.purge(entry(2).log_id).await.expect("purge");
         assert_eq!(read(&mut store, ..).await, vec![3, 4]);
         store.tail.push((5..=5).map(entry).collect());
-        flush.lose_unflushed().expect("crash");
+        flush.lose_unflushed();
         assert_eq!(read(&mut store, ..).await, vec![3, 4]);
         let state = store.get_log_state().await.expect("state");
         assert_eq!(state.last_purged_log_id.map(|l| l.index), Some(2));
@@ -547,7 +538,7 @@ mod tests {
                 .expect("meta"),
             None
         );
-        flush.flush_now().expect("flush");
+        flush.flush_now();
         assert_eq!(
             store
                 .get_meta::<Option<LogId<NodeId>>>(COMMITTED)

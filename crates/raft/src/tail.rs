@@ -332,13 +332,14 @@ fn write_batch(db: &Database, batch: &Batch) -> crate::Result<Vec<usize>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use openraft::{CommittedLeaderId, EntryPayload};
     use redb::{ReadableDatabase, ReadableTableMetadata};
 
     use super::*;
 
-    fn entry(index: u64) -> Entry<TypeConfig> {
+    /// A blank entry at `index` of leader T1-N1.
+    pub(crate) fn entry(index: u64) -> Entry<TypeConfig> {
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
             payload: EntryPayload::Blank,

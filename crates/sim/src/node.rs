@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use redb::Database;
 use skein_raft::{DeferredFlush, LogStore, NodeId, Raft, SharedStore, StateMachine};
 use skein_state::{Command, Outcome, Store};
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 use turmoil::net::{TcpListener, TcpStream};
 
 use crate::network::SimNetworkFactory;
@@ -104,10 +104,8 @@ impl Node {
     /// entries appended since the last flush are lost with it.
     pub(crate) fn crashed(&self) {
         self.live.borrow_mut().take();
-        if let Some(flush) = self.flush.borrow_mut().take()
-            && let Err(error) = flush.lose_unflushed()
-        {
-            warn!(node = self.id, %error, "dropping the unflushed log");
+        if let Some(flush) = self.flush.borrow_mut().take() {
+            flush.lose_unflushed();
         }
     }
 
@@ -160,9 +158,7 @@ impl Node {
 async fn flush_every(flush: Arc<DeferredFlush>, mut rng: StdRng) {
     loop {
         tokio::time::sleep(flush_time(&mut rng)).await;
-        if let Err(error) = flush.flush_now() {
-            warn!(%error, "flushing the log");
-        }
+        flush.flush_now();
     }
 }
 
